@@ -1,0 +1,27 @@
+-- name: StartDeployment :one
+INSERT INTO deployments (app, version, hash, instance, kind, trigger) VALUES (?, ?, ?, ?, ?, ?)
+RETURNING id;
+
+-- name: FinishDeployment :exec
+UPDATE deployments SET finished_at = CURRENT_TIMESTAMP, result = ?, error = ? WHERE id = ?;
+
+-- name: ListDeployments :many
+SELECT * FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?;
+
+-- name: LastDeployment :one
+SELECT * FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT 1;
+
+-- name: ListGhosts :many
+SELECT * FROM ghosts WHERE app = ? ORDER BY created_at DESC, version;
+
+-- name: AddGhost :exec
+INSERT INTO ghosts (app, version, reason) VALUES (?, ?, ?) ON CONFLICT (app, version) DO NOTHING;
+
+-- name: IsGhosted :one
+SELECT EXISTS (SELECT 1 FROM ghosts WHERE app = ? AND version = ?);
+
+-- name: DeleteGhost :execrows
+DELETE FROM ghosts WHERE app = ? AND version = ?;
+
+-- name: DeleteAllGhosts :execrows
+DELETE FROM ghosts WHERE app = ?;
