@@ -134,3 +134,29 @@ func ParseRole(s string) (Role, error) {
 
 // Allows reports whether r has at least the rights of min.
 func (r Role) Allows(min Role) bool { return roleRank[r] >= roleRank[min] && roleRank[r] > 0 }
+
+// Instance is a point-in-time view of one replica, as the supervisor sees it.
+type Instance struct {
+	App            string    `json:"-"`
+	Instance       int       `json:"instance"`
+	Node           string    `json:"node"`
+	Status         Status    `json:"status"`
+	Version        string    `json:"version"`
+	OSPid          int       `json:"os_pid"`
+	Port           int       `json:"port"`
+	OTP            string    `json:"otp"` // connected or disconnected
+	CrashRestarts  int       `json:"crash_restarts"`
+	ForcedRestarts int       `json:"forced_restarts"`
+	StartedAt      time.Time `json:"-"`          // zero when not running
+	NextRestart    time.Time `json:"-"`          // set while in backoff
+	LastError      string    `json:"last_error"` // why the last start or run failed
+	Stable         bool      `json:"stable"`     // alive for the ready period (and connected, with distribution on)
+}
+
+// Uptime is how long the current OS process has been running.
+func (i Instance) Uptime(now time.Time) time.Duration {
+	if i.StartedAt.IsZero() || i.OSPid == 0 {
+		return 0
+	}
+	return now.Sub(i.StartedAt)
+}
