@@ -4,7 +4,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -309,10 +308,4 @@ func ifElse[T any](cond bool, a, b T) T {
 		return a
 	}
 	return b
-}
-
-// IsConfigError reports whether err came from bad configuration (exit code 2).
-func IsConfigError(err error) bool {
-	var e *Error
-	return errors.As(err, &e)
 }

@@ -1,0 +1,125 @@
+// Package web is deployex's HTTP face: the admin pages (Fiber + templ + htmx),
+// the JSON API and the health check. It reads state from the owners (database,
+// supervisor, deployer) and asks them to act; it never starts processes itself.
+package web
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alexedwards/scs/sqlite3store"
+	"github.com/alexedwards/scs/v2"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/filesystem"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+
+	"deployex/app"
+	"deployex/app/auth"
+	"deployex/app/config"
+	"deployex/db"
+	"deployex/static"
+)
+
+// Fleet answers questions about replicas; the supervisor implements it.
+type Fleet interface {
+	Instances(appName string) []app.Instance
+}
+
+// Deps are the parts the web server reads from and talks to.
+type Deps struct {
+	Config  *config.Config
+	Store   *db.Store
+	Fleet   Fleet
+	Log     *slog.Logger
+	Version string
+}
+
+// Server is the configured Fiber app.
+type Server struct {
+	Deps
+	fiber    *fiber.App
+	sessions *scs.SessionManager
+	store    *sqlite3store.SQLite3Store
+	limiter  *auth.Limiter
+	started  time.Time
+}
+
+// New builds the server and its routes.
+func New(d Deps) *Server {
+	s := &Server{Deps: d, limiter: auth.NewLimiter(5, time.Minute), started: time.Now()}
+	s.store = sqlite3store.NewWithCleanupInterval(d.Store.DB, 10*time.Minute)
+	s.sessions = scs.New()
+	s.sessions.Store = s.store
+	s.sessions.Lifetime = d.Config.SessionMax
+	s.sessions.IdleTimeout = d.Config.SessionIdle
+	s.sessions.Cookie.Name = "deployex_session"
+	s.sessions.Cookie.HttpOnly = true
+	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
+	s.sessions.Cookie.Persist = false
+
+	cfg := fiber.Config{
+		AppName:               "deployex",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.handleError,
+		ReadTimeout:           15 * time.Second,
+		IdleTimeout:           75 * time.Second,
+		BodyLimit:             1 << 20,
+	}
+	if d.Config.BehindTLSProxy {
+		cfg.ProxyHeader = fiber.HeaderXForwardedFor
+	}
+	s.fiber = fiber.New(cfg)
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	f := s.fiber
+	f.Use(recover.New())
+	f.Use(securityHeaders)
+	f.Get("/health", s.health)
+	f.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
+
+	api := f.Group("/api/v1", s.requireToken)
+	api.Get("/apps", s.apiApps)
+	api.Get("/apps/:app/versions", s.apiVersions)
+	api.Use(s.notFound) // JSON 404s instead of falling through to the login redirect
+
+	pages := f.Group("", s.loadSession, s.checkCSRF)
+	pages.Get("/login", s.loginForm)
+	pages.Post("/login", s.login)
+	pages.Post("/logout", s.logout)
+
+	user := pages.Group("", s.requireUser)
+	user.Get("/", s.dashboard)
+	user.Get("/audit", s.auditLog)
+
+	admin := user.Group("", requireRole(app.RoleAdmin))
+	admin.Get("/users", s.userList)
+	admin.Post("/users", s.userCreate)
+	admin.Post("/users/:name/password", s.userPassword)
+	admin.Post("/users/:name/delete", s.userDelete)
+	admin.Get("/backup", s.backupDownload)
+
+	f.Use(s.notFound)
+}
+
+// Serve answers on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.fiber.Listener(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections and waits up to the context's deadline
+// for requests in flight.
+func (s *Server) Shutdown(ctx context.Context) error {
+	defer s.store.StopCleanup()
+	return s.fiber.ShutdownWithContext(ctx)
+}

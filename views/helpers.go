@@ -1,0 +1,55 @@
+package views
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"deployex/app"
+)
+
+// csrfHeader lets every htmx request carry the CSRF token without a form field.
+func csrfHeader(token string) string {
+	b, _ := json.Marshal(map[string]string{"X-CSRF-Token": token})
+	return string(b)
+}
+
+func statusText(code int) string {
+	switch code {
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not found"
+	case 429:
+		return "Too many attempts"
+	default:
+		if code >= 500 {
+			return "Something went wrong"
+		}
+		return "Request refused"
+	}
+}
+
+// appInstance keeps the templ signatures short.
+type appInstance = app.Instance
+
+func orDash(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}
+
+func pidText(pid int) string {
+	if pid == 0 {
+		return ""
+	}
+	return strconv.Itoa(pid)
+}
+
+func uptimeText(i app.Instance, now time.Time) string {
+	if d := i.Uptime(now); d > 0 {
+		return Duration(d)
+	}
+	return "—"
+}

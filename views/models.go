@@ -1,0 +1,96 @@
+// Package views holds the templ components of every page. Pages and the SSE
+// fragments share the same partials, so a live update renders exactly what a
+// reload would.
+package views
+
+import (
+	"fmt"
+	"time"
+
+	"deployex/app"
+)
+
+// Page is what the layout needs on every page.
+type Page struct {
+	Title       string
+	User        string
+	Role        app.Role
+	CSRF        string
+	LocalBanner bool // the default local admin password is in use
+	Nav         string
+	Version     string
+}
+
+// CanOperate says whether restart and set-version controls are shown.
+func (p Page) CanOperate() bool { return p.Role.Allows(app.RoleOperator) }
+
+// IsAdmin says whether user management and backups are shown.
+func (p Page) IsAdmin() bool { return p.Role.Allows(app.RoleAdmin) }
+
+// AppView is one monitored app as the dashboard shows it.
+type AppView struct {
+	Spec           app.Spec
+	Mode           app.Mode
+	ManualVersion  string
+	Ghosted        []string
+	Instances      []app.Instance
+	LastDeployment *Deployment
+}
+
+// Deployment is one row of the version history.
+type Deployment struct {
+	Version  string
+	Instance int
+	Kind     string
+	Trigger  string
+	Result   string
+	Error    string
+	Started  time.Time
+	Finished *time.Time
+}
+
+// UserRow is one user on the users page.
+type UserRow struct {
+	Name    string
+	Role    app.Role
+	Created time.Time
+}
+
+// AuditRow is one audit log entry.
+type AuditRow struct {
+	ID     int64
+	At     time.Time
+	Actor  string
+	Action string
+	Target string
+	Result string
+	Detail string
+}
+
+func instanceID(appName string, n int) string { return fmt.Sprintf("instance-%s-%d", appName, n) }
+
+func statusClass(s app.Status) string { return "status status-" + string(s) }
+
+func exactTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") }
+
+// ago renders a duration the way people read it on a dashboard.
+func ago(t time.Time, now time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return Duration(now.Sub(t)) + " ago"
+}
+
+// Duration renders d coarsely: "42 s", "5 min", "3 h", "2 d".
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d d", int(d.Hours()/24))
+	}
+}
