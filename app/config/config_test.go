@@ -148,7 +148,7 @@ applications:
 		"applications: []\n": "applications",
 		"applications:\n  - {name: a, language: elixir, replicas: 1, initial_port: 4000}\n  - {name: a, language: erlang, replicas: 1, initial_port: 5000}\n": "applications[1].name",
 		"applications:\n  - {name: a, language: cobol, replicas: 1, initial_port: 4000}\n":                                                                    "applications[0].language",
-		"applications:\n  - {name: a, language: elixir, replicas: 1, initial_port: 65535, replica_ports: [{key: PORT, base: 1}]}\n":                          "initial_port",
+		"applications:\n  - {name: a, language: elixir, replicas: 1, initial_port: 65535, replica_ports: [{key: PORT, base: 1}]}\n":                           "initial_port",
 		"applications:\n  - {name: a, language: elixir, replicas: 2, initial_port: 65535}\n":                                                                  "initial_port",
 		"aplications: []\n": "aplications",
 	} {

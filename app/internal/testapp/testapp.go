@@ -230,4 +230,3 @@ func Form(pairs ...string) url.Values {
 	}
 	return v
 }
-
