@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"deployex/app/config"
+	"deployex/app/events"
 	"deployex/app/web"
 	"deployex/db"
 )
@@ -56,7 +57,7 @@ func serve(ctx context.Context, e Env, args []string) int {
 		log.Error("cannot listen", "addr", addr, "err", err)
 		return exitFail
 	}
-	srv := web.New(web.Deps{Config: cfg, Store: store, Fleet: web.StoredFleet(store, log), Log: log, Version: Version})
+	srv := web.New(web.Deps{Config: cfg, Store: store, Fleet: web.StoredFleet(store, log), Bus: events.NewBus(), Log: log, Version: Version})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("deployex started", "version", Version, "listen", addr, "environment", cfg.Environment,

@@ -20,6 +20,7 @@ import (
 	"deployex/app"
 	"deployex/app/auth"
 	"deployex/app/config"
+	"deployex/app/events"
 	"deployex/db"
 	"deployex/static"
 )
@@ -34,6 +35,7 @@ type Deps struct {
 	Config  *config.Config
 	Store   *db.Store
 	Fleet   Fleet
+	Bus     *events.Bus
 	Log     *slog.Logger
 	Version string
 }
@@ -46,11 +48,12 @@ type Server struct {
 	store    *sqlite3store.SQLite3Store
 	limiter  *auth.Limiter
 	started  time.Time
+	done     chan struct{} // closed at shutdown so streams end at once
 }
 
 // New builds the server and its routes.
 func New(d Deps) *Server {
-	s := &Server{Deps: d, limiter: auth.NewLimiter(5, time.Minute), started: time.Now()}
+	s := &Server{Deps: d, limiter: auth.NewLimiter(5, time.Minute), started: time.Now(), done: make(chan struct{})}
 	s.store = sqlite3store.NewWithCleanupInterval(d.Store.DB, 10*time.Minute)
 	s.sessions = scs.New()
 	s.sessions.Store = s.store
@@ -97,6 +100,7 @@ func (s *Server) routes() {
 	user := pages.Group("", s.requireUser)
 	user.Get("/", s.dashboard)
 	user.Get("/audit", s.auditLog)
+	user.Get("/events", s.eventStream)
 
 	admin := user.Group("", requireRole(app.RoleAdmin))
 	admin.Get("/users", s.userList)
@@ -121,5 +125,6 @@ func (s *Server) Serve(ln net.Listener) error {
 // for requests in flight.
 func (s *Server) Shutdown(ctx context.Context) error {
 	defer s.store.StopCleanup()
+	close(s.done)
 	return s.fiber.ShutdownWithContext(ctx)
 }

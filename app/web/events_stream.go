@@ -1,0 +1,152 @@
+package web
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/a-h/templ"
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"deployex/app/events"
+	"deployex/views"
+)
+
+// sseKeepAlive keeps proxies from closing an idle stream and notices gone clients.
+const sseKeepAlive = 15 * time.Second
+
+// eventStream sends the dashboard's cards as rendered partials over SSE: all
+// of them at connect (so a reconnecting browser catches up), then each card
+// whose state changed. Events only say what changed; the current state is read
+// when rendering, so bursts coalesce and a lost event costs one refresh, not
+// a stale card.
+func (s *Server) eventStream(c *fiber.Ctx) error {
+	p := s.page(c, "", "")
+	sub := s.Bus.Subscribe(256, nil)
+	c.Set(fiber.HeaderContentType, "text/event-stream")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	c.Set(fiber.HeaderConnection, "keep-alive")
+	c.Set("X-Accel-Buffering", "no")
+	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+		defer sub.Close()
+		st := &sseState{s: s, page: p, w: w, dirty: map[events.Event]bool{}}
+		if st.sendAll() != nil {
+			return
+		}
+		keepAlive := time.NewTicker(sseKeepAlive)
+		defer keepAlive.Stop()
+		for {
+			select {
+			case <-s.done:
+				return
+			case <-keepAlive.C:
+				if _, err := w.WriteString(": keep-alive\n\n"); err != nil || w.Flush() != nil {
+					return
+				}
+			case e, ok := <-sub.C:
+				if !ok {
+					return
+				}
+				st.mark(e)
+				for drained := false; !drained; { // coalesce whatever else is queued
+					select {
+					case e := <-sub.C:
+						st.mark(e)
+					default:
+						drained = true
+					}
+				}
+				var err error
+				if sub.Dropped() > 0 {
+					err = st.sendAll()
+				} else {
+					err = st.sendDirty()
+				}
+				if err != nil {
+					return
+				}
+			}
+		}
+	}))
+	return nil
+}
+
+type sseState struct {
+	s     *Server
+	page  views.Page
+	w     *bufio.Writer
+	dirty map[events.Event]bool // keyed by App and Instance only
+	buf   bytes.Buffer
+}
+
+func (st *sseState) mark(e events.Event) {
+	st.dirty[events.Event{App: e.App, Instance: e.Instance}] = true
+}
+
+func (st *sseState) sendAll() error {
+	clear(st.dirty)
+	for _, spec := range st.s.Config.Apps {
+		st.dirty[events.Event{App: spec.Name}] = true
+	}
+	return st.sendDirty()
+}
+
+// sendDirty renders every marked app once; an app-wide mark refreshes its
+// meta line and all its cards.
+func (st *sseState) sendDirty() error {
+	ctx := context.Background()
+	apps := map[string]map[int]bool{}
+	for e := range st.dirty {
+		if apps[e.App] == nil {
+			apps[e.App] = map[int]bool{}
+		}
+		apps[e.App][e.Instance] = true
+	}
+	clear(st.dirty)
+	now := time.Now()
+	for name, which := range apps {
+		spec, ok := st.s.Config.App(name)
+		if !ok {
+			continue
+		}
+		whole := which[0]
+		if whole {
+			v, err := st.s.appView(ctx, spec)
+			if err != nil {
+				st.s.Log.Error("sse: reading app state", "app", name, "err", err)
+				continue
+			}
+			if err := st.send("meta-"+name, views.AppMeta(v, now)); err != nil {
+				return err
+			}
+		}
+		for _, inst := range st.s.Fleet.Instances(name) {
+			if whole || which[inst.Instance] {
+				if err := st.send(fmt.Sprintf("instance-%s-%d", name, inst.Instance), views.InstanceCard(st.page, name, inst, now)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return st.w.Flush()
+}
+
+// send writes one SSE event whose data is the rendered component; every line
+// of the HTML gets its own data: prefix, as the protocol requires.
+func (st *sseState) send(name string, comp templ.Component) error {
+	st.buf.Reset()
+	if err := comp.Render(context.Background(), &st.buf); err != nil {
+		return err
+	}
+	st.w.WriteString("event: " + name + "\n")
+	for _, line := range bytes.Split(st.buf.Bytes(), []byte("\n")) {
+		st.w.WriteString("data: ")
+		st.w.Write(line)
+		st.w.WriteByte('\n')
+	}
+	_, err := st.w.WriteString("\n")
+	return err
+}
