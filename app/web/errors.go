@@ -34,4 +34,7 @@ func (s *Server) notFound(c *fiber.Ctx) error {
 	return fiber.NewError(fiber.StatusNotFound, "There is nothing at "+c.Path()+".")
 }
 
-func isAPI(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }
+// isAPI: API paths, and any request that authenticates with a bearer token, get JSON.
+func isAPI(c *fiber.Ctx) bool {
+	return strings.HasPrefix(c.Path(), "/api/") || c.Get(fiber.HeaderAuthorization) != ""
+}

@@ -16,6 +16,9 @@ const (
 	sessCSRF = "csrf"
 )
 
+// localSession marks requests that went through loadSession.
+const localSession = "session"
+
 // loadSession binds the scs session to the request and writes the cookie
 // back. scs's own LoadAndSave is net/http middleware and commits before a
 // Fiber handler runs, so this does the same steps around c.Next().
@@ -25,6 +28,7 @@ func (s *Server) loadSession(c *fiber.Ctx) error {
 		return err
 	}
 	c.SetUserContext(ctx)
+	c.Locals(localSession, true)
 	c.Vary(fiber.HeaderCookie)
 	if err := c.Next(); err != nil {
 		// The error handler renders the page; the session is still saved so a

@@ -20,9 +20,11 @@ func (s *Server) page(c *fiber.Ctx, title, nav string) views.Page {
 	p := views.Page{
 		Title:       title,
 		Nav:         nav,
-		CSRF:        s.csrfToken(c),
 		LocalBanner: s.Config.AdminHash == config.LocalAdminHash,
 		Version:     s.Version,
+	}
+	if c.Locals(localSession) != nil {
+		p.CSRF = s.csrfToken(c)
 	}
 	if u, ok := c.Locals(localUser).(string); ok {
 		p.User = u

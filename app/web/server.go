@@ -92,6 +92,8 @@ func (s *Server) routes() {
 	api.Get("/apps/:app/versions", s.apiVersions)
 	api.Use(s.notFound) // JSON 404s instead of falling through to the login redirect
 
+	f.Get("/metrics", s.tokenOrSession, s.requireUserUnlessToken, s.metrics)
+
 	pages := f.Group("", s.loadSession, s.checkCSRF)
 	pages.Get("/login", s.loginForm)
 	pages.Post("/login", s.login)

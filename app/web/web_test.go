@@ -324,3 +324,23 @@ func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	return http.DefaultTransport.RoundTrip(r)
 }
+
+func TestMetricsNeedTokenOrSession(t *testing.T) {
+	a := testapp.Start(t, nil)
+	c := a.Client(t)
+	if r := c.Get("/metrics"); r.Status != http.StatusSeeOther {
+		t.Fatalf("anonymous metrics: %d", r.Status)
+	}
+	_, token, _ := a.Command("token", "create", "--name", "prom", "--role", "viewer")
+	r := c.Do("GET", "/metrics", nil, map[string]string{"Authorization": "Bearer " + strings.TrimSpace(token)})
+	if r.Status != 200 || !strings.Contains(r.Body, `deployex_instance_crash_restarts{app="myphoenixapp",instance="3",version=""} 0`) {
+		t.Fatalf("metrics with token: %d\n%s", r.Status, r.Body)
+	}
+	if r := c.Do("GET", "/metrics", nil, map[string]string{"Authorization": "Bearer dx_nope"}); r.Status != 401 {
+		t.Fatalf("metrics with a bad token: %d", r.Status)
+	}
+	c.MustLogin("admin", adminPass)
+	if r := c.Get("/metrics"); r.Status != 200 || !strings.Contains(r.Body, "deployex_uptime_seconds") {
+		t.Fatalf("metrics with a session: %d", r.Status)
+	}
+}
