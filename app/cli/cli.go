@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 
-	"deployex/app/auth"
 	"deployex/app/config"
 	"deployex/db"
 )
@@ -93,14 +92,6 @@ func openStore(ctx context.Context, e Env, cfg *config.Config) (*db.Store, int) 
 
 func newLogger(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo}))
-}
-
-// checkAdminHash stops the program on a configured hash that can never match.
-func checkAdminHash(cfg *config.Config) error {
-	if err := auth.ValidHash(cfg.AdminHash); err != nil {
-		return &config.Error{Var: "DEPLOYEX_ADMIN_HASHED_PASSWORD", Value: "(hidden)", Reason: err.Error()}
-	}
-	return nil
 }
 
 // OSEnv is the real process environment.

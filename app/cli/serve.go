@@ -13,6 +13,8 @@ import (
 
 	"deployex/app/config"
 	"deployex/app/events"
+	"deployex/app/secrets"
+	"deployex/app/supervisor"
 	"deployex/app/web"
 	"deployex/db"
 )
@@ -25,16 +27,17 @@ func serve(ctx context.Context, e Env, args []string) int {
 	if err := fs.Parse(args); err != nil {
 		return exitConfig
 	}
-	_ = stopApps // wired to the supervisor when it lands
 	cfg, code := loadConfig(e)
 	if cfg == nil {
 		return code
 	}
-	for _, check := range []func() error{cfg.CheckSecrets, func() error { return checkAdminHash(cfg) }} {
-		if err := check(); err != nil {
-			fmt.Fprintln(e.Stderr, "deployex:", err)
-			return exitConfig
-		}
+	if err := secrets.Apply(ctx, cfg); err != nil {
+		fmt.Fprintln(e.Stderr, "deployex:", err)
+		return exitConfig
+	}
+	if err := cfg.CheckSecrets(); err != nil {
+		fmt.Fprintln(e.Stderr, "deployex:", err)
+		return exitConfig
 	}
 	log := newLogger(e.Stderr)
 	if cfg.AdminHash == config.LocalAdminHash {
@@ -57,26 +60,43 @@ func serve(ctx context.Context, e Env, args []string) int {
 		log.Error("cannot listen", "addr", addr, "err", err)
 		return exitFail
 	}
-	srv := web.New(web.Deps{Config: cfg, Store: store, Fleet: web.StoredFleet(store, log), Bus: events.NewBus(), Log: log, Version: Version})
+	bus := events.NewBus()
+	sup := supervisor.New(cfg, store, bus, log)
+	supervised := make(chan error, 1)
+	go func() { supervised <- sup.Run(ctx) }()
+
+	srv := web.New(web.Deps{Config: cfg, Store: store, Fleet: sup, Bus: bus, Log: log, Version: Version})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("deployex started", "version", Version, "listen", addr, "environment", cfg.Environment,
 		"apps", len(cfg.Apps), "data", cfg.DataDir)
 
+	code = exitOK
 	select {
 	case err := <-served:
 		log.Error("web server stopped", "err", err)
-		return exitFail
+		code = exitFail
+	case err := <-supervised:
+		if ctx.Err() == nil {
+			log.Error("supervisor stopped", "err", err)
+			code = exitFail
+		}
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	log.Info("shutting down", "stop_apps", *stopApps)
+	webCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(shutCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := srv.Shutdown(webCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("web shutdown", "err", err)
 	}
-	<-served
-	return exitOK
+	// Stopping every replica takes up to the stop timeout each, in parallel.
+	supCtx, cancelSup := context.WithTimeout(context.Background(), cfg.StopTimeout+30*time.Second)
+	defer cancelSup()
+	if err := sup.Shutdown(supCtx, *stopApps); err != nil {
+		log.Error("supervisor shutdown", "err", err)
+		code = exitFail
+	}
+	return code
 }
 
 // listenHost binds loopback only in local mode; production listens on all
@@ -88,28 +108,9 @@ func listenHost(cfg *config.Config) string {
 	return ""
 }
 
-// seed makes the database match the configuration: the admin account, and a
-// row per app and replica.
+// seed applies the configured admin account; the supervisor records apps and replicas.
 func seed(ctx context.Context, store *db.Store, cfg *config.Config) error {
-	return store.Tx(ctx, func(q *db.Queries) error {
-		if err := q.UpsertAdmin(ctx, db.UpsertAdminParams{Username: "admin", PasswordHash: cfg.AdminHash}); err != nil {
-			return err
-		}
-		for _, a := range cfg.Apps {
-			if err := q.EnsureApp(ctx, db.EnsureAppParams{Name: a.Name, Language: string(a.Language)}); err != nil {
-				return err
-			}
-			for n := 1; n <= a.Replicas; n++ {
-				if err := q.EnsureInstance(ctx, db.EnsureInstanceParams{App: a.Name, Instance: int64(n), Port: int64(a.Port(n))}); err != nil {
-					return err
-				}
-			}
-			if err := q.DeleteInstancesAbove(ctx, db.DeleteInstancesAboveParams{App: a.Name, Instance: int64(a.Replicas)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	return store.UpsertAdmin(ctx, db.UpsertAdminParams{Username: "admin", PasswordHash: cfg.AdminHash})
 }
 
 // warnNoVersion tells a first-time local user where deployex looks for a release.
