@@ -50,9 +50,6 @@ func TestPasswordsAndTokens(t *testing.T) {
 	if err != nil || !CheckPassword(h, "long enough") || CheckPassword(h, "long enougH") || CheckPassword("", "") {
 		t.Fatal("bcrypt round trip")
 	}
-	if ValidHash(h) != nil || ValidHash("plain") == nil {
-		t.Fatal("ValidHash")
-	}
 	tok, hash := NewToken()
 	tok2, _ := NewToken()
 	if !strings.HasPrefix(tok, "dx_") || tok == tok2 || HashToken(tok) != hash || len(hash) != 64 {

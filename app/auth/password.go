@@ -48,14 +48,6 @@ func CheckPassword(hash, password string) bool {
 	return bcrypt.CompareHashAndPassword([]byte(hash), []byte(password)) == nil
 }
 
-// ValidHash checks that a configured admin hash is a bcrypt hash.
-func ValidHash(hash string) error {
-	if _, err := bcrypt.Cost([]byte(hash)); err != nil {
-		return fmt.Errorf("not a bcrypt hash: %w", err)
-	}
-	return nil
-}
-
 // Fingerprint identifies a password hash without revealing it; sessions keep
 // it so a password reset logs out every other session of that user.
 func Fingerprint(hash string) string {

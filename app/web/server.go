@@ -25,9 +25,12 @@ import (
 	"deployex/static"
 )
 
-// Fleet answers questions about replicas; the supervisor implements it.
+// Fleet answers questions about replicas and restarts them; the supervisor
+// implements it.
 type Fleet interface {
 	Instances(appName string) []app.Instance
+	Restart(ctx context.Context, appName string, n int, actor string) error
+	RestartApp(ctx context.Context, appName, actor string) error
 }
 
 // Deps are the parts the web server reads from and talks to.
@@ -87,9 +90,15 @@ func (s *Server) routes() {
 	f.Get("/health", s.health)
 	f.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
 
+	// Role checks are per route: a group-level check would also guard the
+	// not-found fallbacks registered after it.
+	operator, admin := requireRole(app.RoleOperator), requireRole(app.RoleAdmin)
+
 	api := f.Group("/api/v1", s.requireToken)
 	api.Get("/apps", s.apiApps)
 	api.Get("/apps/:app/versions", s.apiVersions)
+	api.Post("/apps/:app/instances/:n/restart", operator, s.restartInstance)
+	api.Post("/apps/:app/restart", operator, s.restartApp)
 	api.Use(s.notFound) // JSON 404s instead of falling through to the login redirect
 
 	f.Get("/metrics", s.tokenOrSession, s.requireUserUnlessToken, s.metrics)
@@ -103,13 +112,13 @@ func (s *Server) routes() {
 	user.Get("/", s.dashboard)
 	user.Get("/audit", s.auditLog)
 	user.Get("/events", s.eventStream)
-
-	admin := user.Group("", requireRole(app.RoleAdmin))
-	admin.Get("/users", s.userList)
-	admin.Post("/users", s.userCreate)
-	admin.Post("/users/:name/password", s.userPassword)
-	admin.Post("/users/:name/delete", s.userDelete)
-	admin.Get("/backup", s.backupDownload)
+	user.Post("/apps/:app/instances/:n/restart", operator, s.restartInstance)
+	user.Post("/apps/:app/restart", operator, s.restartApp)
+	user.Get("/users", admin, s.userList)
+	user.Post("/users", admin, s.userCreate)
+	user.Post("/users/:name/password", admin, s.userPassword)
+	user.Post("/users/:name/delete", admin, s.userDelete)
+	user.Get("/backup", admin, s.backupDownload)
 
 	f.Use(s.notFound)
 }
