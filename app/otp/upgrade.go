@@ -1,0 +1,192 @@
+package otp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"deployex/app/otp/term"
+)
+
+// Release names a release to install on a running node by hot upgrade.
+type Release struct {
+	// Root is the running release's root directory (code:root_dir() on the
+	// node); deployex and the node share the host, so it is a local path.
+	Root string
+	// Name is the release name (relname), Version the version to install.
+	Name    string
+	Version string
+	// Tarball is the new release's <name>-<version>.tar.gz.
+	Tarball string
+}
+
+// Step is one stage of a hot upgrade, in order.
+type Step string
+
+const (
+	StepCopy      Step = "copy"
+	StepUnpack    Step = "unpack_release"
+	StepCheck     Step = "check_install_release"
+	StepInstall   Step = "install_release"
+	StepPermanent Step = "make_permanent"
+)
+
+// UpgradeError says at which step a hot upgrade failed. Before StepInstall
+// the old release runs untouched and the new one has been removed; from
+// StepInstall on the node is in an unknown state: deploy it fully instead.
+type UpgradeError struct {
+	Step Step
+	Err  error
+}
+
+func (e *UpgradeError) Error() string { return fmt.Sprintf("otp: hot upgrade %s: %v", e.Step, e.Err) }
+func (e *UpgradeError) Unwrap() error { return e.Err }
+
+// Installed reports whether the failure happened after the new code was
+// (maybe partly) installed, when only a full deployment can recover.
+func (e *UpgradeError) Installed() bool { return e.Step == StepInstall || e.Step == StepPermanent }
+
+// UpgradeTimeout bounds a hot upgrade whose context has no deadline.
+const UpgradeTimeout = 2 * time.Minute
+
+// HotUpgrade installs r on node through release_handler: copy the tarball
+// to releases/<vsn>/<name>.tar.gz, unpack_release("<vsn>/<name>"),
+// check_install_release, install_release and make_permanent. progress, if
+// not nil, hears the end of every step with its error. A failure before
+// install removes what was unpacked.
+func (n *Node) HotUpgrade(ctx context.Context, node string, r Release, progress func(Step, error)) error {
+	// Name and Version become paths that a failure removes: refuse anything
+	// that is not a single, plain path segment.
+	for _, s := range []string{r.Name, r.Version} {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, `/\`) {
+			return fmt.Errorf("otp: hot upgrade: invalid release name or version %q", s)
+		}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, UpgradeTimeout)
+		defer cancel()
+	}
+	vsn := term.Charlist(r.Version)
+	relDir := filepath.Join(r.Root, "releases", r.Version)
+	unpacked := false
+	steps := []struct {
+		step Step
+		run  func() error
+	}{
+		{StepCopy, func() error {
+			if err := n.ensureRELEASES(ctx, node, r); err != nil {
+				return err
+			}
+			return copyFile(r.Tarball, filepath.Join(relDir, r.Name+".tar.gz"))
+		}},
+		{StepUnpack, func() error {
+			err := n.releaseHandler(ctx, node, "unpack_release", term.Charlist(r.Version+"/"+r.Name))
+			unpacked = err == nil
+			return err
+		}},
+		{StepCheck, func() error { return n.releaseHandler(ctx, node, "check_install_release", vsn) }},
+		{StepInstall, func() error { return n.releaseHandler(ctx, node, "install_release", vsn) }},
+		{StepPermanent, func() error { return n.releaseHandler(ctx, node, "make_permanent", vsn) }},
+	}
+	for _, s := range steps {
+		err := s.run()
+		if progress != nil {
+			progress(s.step, err)
+		}
+		if err == nil {
+			continue
+		}
+		uerr := &UpgradeError{Step: s.step, Err: err}
+		if !uerr.Installed() {
+			n.cleanupUpgrade(node, r, unpacked)
+		}
+		return uerr
+	}
+	return nil
+}
+
+// ensureRELEASES creates releases/RELEASES for the running release when it is
+// missing (Mix releases ship none): without it release_handler cannot later
+// tell which release to go back to.
+func (n *Node) ensureRELEASES(ctx context.Context, node string, r Release) error {
+	releases := filepath.Join(r.Root, "releases")
+	if _, err := os.Stat(filepath.Join(releases, "RELEASES")); err == nil {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(releases, "start_erl.data"))
+	if err != nil {
+		return fmt.Errorf("current version: %w", err)
+	}
+	fields := strings.Fields(string(data)) // "ERTS_VSN REL_VSN"
+	if len(fields) != 2 {
+		return fmt.Errorf("start_erl.data: unexpected %q", data)
+	}
+	relFile := filepath.Join(releases, fields[1], r.Name+".rel")
+	return n.releaseHandler(ctx, node, "create_RELEASES",
+		term.Charlist(r.Root), term.Charlist(releases), term.Charlist(relFile), []any{})
+}
+
+// cleanupUpgrade leaves the node as it was before a failed upgrade: the old
+// release keeps running and the new one is forgotten.
+func (n *Node) cleanupUpgrade(node string, r Release, unpacked bool) {
+	// The upgrade's own context may be what ran out.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if unpacked {
+		if err := n.releaseHandler(ctx, node, "remove_release", term.Charlist(r.Version)); err != nil {
+			n.log.Warn("remove_release after a failed upgrade", "peer", node, "version", r.Version, "err", err)
+		}
+	}
+	if err := os.RemoveAll(filepath.Join(r.Root, "releases", r.Version)); err != nil {
+		n.log.Warn("remove the new release folder", "peer", node, "version", r.Version, "err", err)
+	}
+}
+
+// releaseHandler calls release_handler:fun(args...) and turns its
+// {error, Reason} answers into errors.
+func (n *Node) releaseHandler(ctx context.Context, node, fun string, args ...any) error {
+	v, err := n.Call(ctx, node, "release_handler", fun, args...)
+	if err != nil {
+		return err
+	}
+	switch t := v.(type) {
+	case term.Atom:
+		if t == "ok" {
+			return nil
+		}
+	case term.Tuple:
+		if len(t) > 0 && t[0] == term.Atom("ok") {
+			return nil
+		}
+		if len(t) == 2 && t[0] == term.Atom("error") {
+			return errors.New(term.Format(t[1]))
+		}
+	}
+	return fmt.Errorf("release_handler:%s answered %.300s", fun, term.Format(v))
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
