@@ -316,3 +316,18 @@ func (q *Queries) SetInstanceStatus(ctx context.Context, arg SetInstanceStatusPa
 	)
 	return err
 }
+
+const setInstanceVersion = `-- name: SetInstanceVersion :exec
+UPDATE instances SET version = ?, updated_at = CURRENT_TIMESTAMP WHERE app = ? AND instance = ?
+`
+
+type SetInstanceVersionParams struct {
+	Version  string `json:"version"`
+	App      string `json:"app"`
+	Instance int64  `json:"instance"`
+}
+
+func (q *Queries) SetInstanceVersion(ctx context.Context, arg SetInstanceVersionParams) error {
+	_, err := q.db.ExecContext(ctx, setInstanceVersion, arg.Version, arg.App, arg.Instance)
+	return err
+}

@@ -68,6 +68,18 @@ func (q *Queries) FinishDeployment(ctx context.Context, arg FinishDeploymentPara
 	return err
 }
 
+const finishRunningDeployments = `-- name: FinishRunningDeployments :exec
+UPDATE deployments SET finished_at = CURRENT_TIMESTAMP, result = 'failed',
+    error = 'interrupted: deployex stopped during the deployment'
+WHERE app = ? AND result = 'running'
+`
+
+// Attempts a previous deployex left open when it stopped.
+func (q *Queries) FinishRunningDeployments(ctx context.Context, app string) error {
+	_, err := q.db.ExecContext(ctx, finishRunningDeployments, app)
+	return err
+}
+
 const isGhosted = `-- name: IsGhosted :one
 SELECT EXISTS (SELECT 1 FROM ghosts WHERE app = ? AND version = ?)
 `
@@ -175,6 +187,41 @@ func (q *Queries) ListGhosts(ctx context.Context, app string) ([]Ghost, error) {
 			&i.Reason,
 			&i.CreatedAt,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listHistoryVersions = `-- name: ListHistoryVersions :many
+SELECT version, MAX(id) AS last_id FROM deployments
+WHERE app = ? AND kind != 'rollback' AND result = 'ok'
+GROUP BY version ORDER BY last_id DESC LIMIT 100
+`
+
+type ListHistoryVersionsRow struct {
+	Version string      `json:"version"`
+	LastID  interface{} `json:"last_id"`
+}
+
+// Versions that reached at least one replica, newest first, for the set-version picker.
+func (q *Queries) ListHistoryVersions(ctx context.Context, app string) ([]ListHistoryVersionsRow, error) {
+	rows, err := q.db.QueryContext(ctx, listHistoryVersions, app)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []ListHistoryVersionsRow{}
+	for rows.Next() {
+		var i ListHistoryVersionsRow
+		if err := rows.Scan(&i.Version, &i.LastID); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

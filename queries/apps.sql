@@ -44,3 +44,6 @@ WHERE app = ? AND instance = ? RETURNING crash_restarts;
 -- name: IncrementForcedRestarts :one
 UPDATE instances SET forced_restarts = forced_restarts + 1, updated_at = CURRENT_TIMESTAMP
 WHERE app = ? AND instance = ? RETURNING forced_restarts;
+
+-- name: SetInstanceVersion :exec
+UPDATE instances SET version = ?, updated_at = CURRENT_TIMESTAMP WHERE app = ? AND instance = ?;

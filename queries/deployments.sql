@@ -25,3 +25,15 @@ DELETE FROM ghosts WHERE app = ? AND version = ?;
 
 -- name: DeleteAllGhosts :execrows
 DELETE FROM ghosts WHERE app = ?;
+
+-- name: ListHistoryVersions :many
+-- Versions that reached at least one replica, newest first, for the set-version picker.
+SELECT version, MAX(id) AS last_id FROM deployments
+WHERE app = ? AND kind != 'rollback' AND result = 'ok'
+GROUP BY version ORDER BY last_id DESC LIMIT 100;
+
+-- name: FinishRunningDeployments :exec
+-- Attempts a previous deployex left open when it stopped.
+UPDATE deployments SET finished_at = CURRENT_TIMESTAMP, result = 'failed',
+    error = 'interrupted: deployex stopped during the deployment'
+WHERE app = ? AND result = 'running';

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -135,9 +136,20 @@ type sourceOptions struct {
 	gcs []option.ClientOption
 }
 
-// NewSource builds the source cfg.ReleaseAdapter names.
+// NewSource builds the source cfg.ReleaseAdapter names. As Google's own
+// clients do, STORAGE_EMULATOR_HOST points GCS at an emulator and turns
+// authentication off.
 func NewSource(ctx context.Context, cfg *config.Config) (Source, error) {
-	return newSource(ctx, cfg, sourceOptions{t: defaultTimeouts})
+	o := sourceOptions{t: defaultTimeouts}
+	if host := os.Getenv("STORAGE_EMULATOR_HOST"); host != "" && cfg.ReleaseAdapter == config.AdapterGCS {
+		c := *cfg
+		if c.GCSEndpoint == "" {
+			c.GCSEndpoint = "http://" + strings.TrimPrefix(host, "http://")
+		}
+		cfg = &c
+		o.gcs = []option.ClientOption{option.WithoutAuthentication()}
+	}
+	return newSource(ctx, cfg, o)
 }
 
 func newSource(ctx context.Context, cfg *config.Config, o sourceOptions) (Source, error) {

@@ -1,0 +1,222 @@
+package deployer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"deployex/app"
+	"deployex/app/release"
+	"deployex/db"
+)
+
+// maxPollBackoff caps the wait between polls of a bucket that keeps failing.
+const maxPollBackoff = 5 * time.Minute
+
+// worker deploys one app. Only its own goroutine changes the fields above mu.
+type worker struct {
+	d    *Deployer
+	spec app.Spec
+	log  *slog.Logger
+	wake chan struct{}
+
+	tag      string            // of the last current.json read, for conditional reads
+	current  *release.Current  // the last well-formed current.json
+	reported string            // digest of the last malformed current.json reported
+	refused  map[string]string // version → tarball tag that was refused
+	lastTag  string            // tag of the tarball downloaded last
+	failures int               // consecutive failed polls
+	notice   string            // the last "nothing to do" reason logged
+
+	mu     sync.Mutex
+	status Status
+}
+
+func newWorker(d *Deployer, spec app.Spec) *worker {
+	return &worker{d: d, spec: spec, log: d.log.With("app", spec.Name), wake: make(chan struct{}, 1),
+		refused: map[string]string{}, status: Status{Source: d.src.String()}}
+}
+
+// poke makes the worker look again now instead of at the next poll.
+func (w *worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (w *worker) run(ctx context.Context) {
+	if err := w.recover(ctx); err != nil {
+		w.log.Error("cannot read the deployment state", "err", err)
+	}
+	for {
+		w.tick(ctx)
+		delay := w.spec.DeployScheduleInterval
+		if w.failures > 0 {
+			delay = min(delay<<min(w.failures, 16), maxPollBackoff)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(delay):
+		case <-w.wake:
+		}
+	}
+}
+
+// recover closes the history rows an interrupted deployex left open and
+// makes sure every replica has a row (the supervisor creates them too; the
+// upserts are idempotent).
+func (w *worker) recover(ctx context.Context) error {
+	name := w.spec.Name
+	if err := w.d.store.EnsureApp(ctx, db.EnsureAppParams{Name: name, Language: string(w.spec.Language)}); err != nil {
+		return err
+	}
+	for n := 1; n <= w.spec.Replicas; n++ {
+		if err := w.d.store.EnsureInstance(ctx, db.EnsureInstanceParams{App: name, Instance: int64(n), Port: int64(w.spec.Port(n))}); err != nil {
+			return err
+		}
+	}
+	return w.d.store.FinishRunningDeployments(ctx, name)
+}
+
+// tick decides the target version and rolls it out where it is missing.
+func (w *worker) tick(ctx context.Context) {
+	mode, manual, err := w.d.appMode(ctx, w.spec.Name)
+	if err != nil {
+		w.log.Error("cannot read the app's mode", "err", err)
+		return
+	}
+	var target *release.Current
+	kind, trigger := app.FullDeployment, "poll"
+	if mode == app.ModeManual {
+		target, kind, trigger = w.pinned(manual), app.Manual, "user"
+	} else {
+		target = w.poll(ctx)
+	}
+	if target == nil {
+		return
+	}
+	w.setStatus(func(s *Status) { s.Target = target.Version })
+	ghosted, err := w.d.store.IsGhosted(ctx, db.IsGhostedParams{App: w.spec.Name, Version: target.Version})
+	if err != nil {
+		w.log.Error("cannot read the ghost list", "err", err)
+		return
+	}
+	if ghosted {
+		w.noticeOnce(fmt.Sprintf("version %s is ghosted: not deploying it", target.Version))
+		return
+	}
+	pending, err := w.pending(ctx, target.Version)
+	if err != nil {
+		w.log.Error("cannot read the replicas' versions", "err", err)
+		return
+	}
+	if len(pending) == 0 {
+		w.notice = ""
+		return
+	}
+	w.rollout(ctx, *target, kind, trigger, pending)
+}
+
+// pinned is the manual version; its pre_commands are known only when it is
+// also the bucket's current version.
+func (w *worker) pinned(version string) *release.Current {
+	if w.current != nil && w.current.Version == version {
+		c := *w.current
+		return &c
+	}
+	return &release.Current{Version: version}
+}
+
+// poll reads current.json and returns the version the bucket asks for, or
+// nil when there is none or the bucket cannot be read. A malformed file is
+// reported once per distinct content and changes nothing.
+func (w *worker) poll(ctx context.Context) *release.Current {
+	f, err := w.d.src.ReadCurrent(ctx, w.spec.Name, w.tag)
+	switch {
+	case errors.Is(err, release.ErrNotModified):
+	case errors.Is(err, release.ErrNotFound):
+		w.sourceOK()
+		w.tag, w.current = "", nil
+		w.noticeOnce(fmt.Sprintf("no version available yet: %s/versions/%s/%s/current.json", w.d.src, w.spec.Name, w.d.cfg.Environment))
+	case err != nil:
+		w.failures++
+		w.setStatus(func(s *Status) { s.SourceError = err.Error() })
+		if w.failures == 1 {
+			w.log.Warn("cannot read current.json; the running version keeps running", "err", err)
+		}
+		return nil
+	default:
+		w.sourceOK()
+		w.tag = f.Tag
+		cur, perr := release.ParseCurrent(f.Body)
+		if perr != nil {
+			w.malformed(ctx, release.Digest(f.Body), perr)
+			break
+		}
+		w.current = &cur
+	}
+	return w.current
+}
+
+func (w *worker) sourceOK() {
+	if w.failures > 0 {
+		w.log.Info("bucket reachable again", "after_failures", w.failures)
+	}
+	w.failures = 0
+	w.setStatus(func(s *Status) { s.SourceError = "" })
+}
+
+func (w *worker) malformed(ctx context.Context, digest string, err error) {
+	if digest == w.reported {
+		return
+	}
+	w.reported = digest
+	msg := "malformed current.json ignored: " + err.Error()
+	w.log.Error(msg)
+	w.setStatus(func(s *Status) { s.Problem = msg })
+	w.d.audit(ctx, "deployer", "read_current", w.spec.Name, err)
+}
+
+// pending lists the replicas not yet running version, in order.
+func (w *worker) pending(ctx context.Context, version string) ([]int, error) {
+	rows, err := w.d.store.ListInstances(ctx, w.spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, r := range rows {
+		if int(r.Instance) <= w.spec.Replicas && r.Version != version {
+			out = append(out, int(r.Instance))
+		}
+	}
+	return out, nil
+}
+
+func (w *worker) noticeOnce(msg string) {
+	if msg != w.notice {
+		w.notice = msg
+		w.log.Info(msg)
+	}
+}
+
+// setStatus changes the dashboard status and announces it.
+func (w *worker) setStatus(change func(*Status)) {
+	w.mu.Lock()
+	before := w.status
+	change(&w.status)
+	after := w.status
+	w.mu.Unlock()
+	if before != after {
+		w.d.publish(w.spec.Name, 0, after.Activity)
+	}
+}
+
+func (w *worker) activity(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	w.setStatus(func(s *Status) { s.Activity = msg })
+}
