@@ -57,12 +57,15 @@ func prettyName(data []byte) string {
 
 // Process is what /proc/<pid>/stat says about one process.
 type Process struct {
-	RSS uint64        // resident memory in bytes
-	CPU time.Duration // user + system CPU time since the process started
+	State byte          // R, S, D, T, Z, …
+	Pgrp  int           // process group
+	Start uint64        // start time in clock ticks after boot: with the pid, it names one process even after pid reuse
+	RSS   uint64        // resident memory in bytes
+	CPU   time.Duration // user + system CPU time since the process started
 }
 
-// ReadProcess reads the RSS and CPU time of pid. A process that is gone
-// gives an error satisfying errors.Is(err, fs.ErrNotExist).
+// ReadProcess reads /proc/<pid>/stat. A process that is gone gives an error
+// satisfying errors.Is(err, fs.ErrNotExist).
 func ReadProcess(pid int) (Process, error) {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
@@ -78,19 +81,24 @@ func parseProcStat(data []byte) (Process, error) {
 	if i < 0 {
 		return Process{}, errors.New("hostinfo: malformed /proc/<pid>/stat")
 	}
-	f := strings.Fields(string(data[i+1:])) // f[0] is field 3, state
-	if len(f) < 22 {
+	f := strings.Fields(string(data[i+1:])) // f[0] is field 3, state: field N is f[N-3]
+	if len(f) < 22 || len(f[0]) != 1 {
 		return Process{}, errors.New("hostinfo: short /proc/<pid>/stat")
 	}
+	pgrp, err0 := strconv.Atoi(f[2])
 	utime, err1 := strconv.ParseUint(f[11], 10, 64)
 	stime, err2 := strconv.ParseUint(f[12], 10, 64)
-	rss, err3 := strconv.ParseUint(f[21], 10, 64)
-	if err := errors.Join(err1, err2, err3); err != nil {
+	start, err3 := strconv.ParseUint(f[19], 10, 64)
+	rss, err4 := strconv.ParseUint(f[21], 10, 64)
+	if err := errors.Join(err0, err1, err2, err3, err4); err != nil {
 		return Process{}, fmt.Errorf("hostinfo: /proc/<pid>/stat: %w", err)
 	}
 	return Process{
-		RSS: rss * uint64(os.Getpagesize()),
-		CPU: time.Duration(utime+stime) * time.Second / userHZ,
+		State: f[0][0],
+		Pgrp:  pgrp,
+		Start: start,
+		RSS:   rss * uint64(os.Getpagesize()),
+		CPU:   time.Duration(utime+stime) * time.Second / userHZ,
 	}, nil
 }
 

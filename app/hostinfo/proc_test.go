@@ -16,7 +16,7 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.CPU != 1750*time.Millisecond || p.RSS != 5120*uint64(os.Getpagesize()) {
+	if p.CPU != 1750*time.Millisecond || p.RSS != 5120*uint64(os.Getpagesize()) || p.State != 'S' || p.Pgrp != 4242 || p.Start != 3851 {
 		t.Fatalf("got %+v", p)
 	}
 	for _, bad := range []string{"", "12 (x) S 1 2", "12 (x) S 1 2 3 4 5 6 7 8 9 10 ten 12 13 14 15 16 17 18 19 20 21 22"} {

@@ -76,18 +76,3 @@ func TestStartCommand(t *testing.T) {
 	}
 }
 
-func TestParseStat(t *testing.T) {
-	// comm may contain spaces and parentheses.
-	line := "4242 (beam.smp (x) y) S 1 4242 4242 0 -1 4194560 5 0 0 0 1 2 0 0 20 0 30 0 987654 1000 100\n"
-	st, err := parseStat([]byte(line))
-	if err != nil || st.state != 'S' || st.pgrp != 4242 || st.ticks != 987654 {
-		t.Errorf("parseStat: %+v %v", st, err)
-	}
-	if _, err := parseStat([]byte("4242 (x) S 1")); err == nil {
-		t.Error("short stat line accepted")
-	}
-	self, err := readStat(os.Getpid())
-	if err != nil || self.ticks == 0 {
-		t.Errorf("readStat(self): %+v %v", self, err)
-	}
-}

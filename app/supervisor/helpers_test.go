@@ -14,6 +14,7 @@ import (
 
 	"deployex/app"
 	"deployex/app/config"
+	"deployex/app/hostinfo"
 	"deployex/app/events"
 	"deployex/app/internal/fixture"
 	"deployex/db"
@@ -197,7 +198,7 @@ func processesUnder(dir string) []int {
 		if err != nil || !strings.Contains(string(cmdline), dir) {
 			continue
 		}
-		if st, err := readStat(pid); err == nil && st.state != 'Z' {
+		if st, err := hostinfo.ReadProcess(pid); err == nil && st.State != 'Z' {
 			pids = append(pids, pid)
 		}
 	}

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"deployex/app/hostinfo"
 )
 
 // proc is one OS process of a replica: the leader of its own session and
@@ -58,7 +59,7 @@ func spawn(argv []string, dir string, env []string, stdout, stderr *os.File) (*p
 // adopt takes over a process an earlier deployex started, if pid still names
 // that very process (same start time) and it still leads its own group.
 func adopt(pid int, ticks uint64) (*proc, error) {
-	if st, err := readStat(pid); err != nil || st.ticks != ticks || st.pgrp != pid || st.state == 'Z' {
+	if st, err := hostinfo.ReadProcess(pid); err != nil || st.Start != ticks || st.Pgrp != pid || st.State == 'Z' {
 		return nil, errGone
 	}
 	return watch(pid, ticks)
@@ -74,12 +75,12 @@ func watch(pid int, ticks uint64) (*proc, error) {
 		}
 		return nil, err
 	}
-	st, err := readStat(pid)
-	if err != nil || (ticks != 0 && st.ticks != ticks) {
+	st, err := hostinfo.ReadProcess(pid)
+	if err != nil || (ticks != 0 && st.Start != ticks) {
 		unix.Close(fd)
 		return nil, errGone
 	}
-	p := &proc{pid: pid, ticks: st.ticks, pidfd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid)), exited: make(chan struct{})}
+	p := &proc{pid: pid, ticks: st.Start, pidfd: os.NewFile(uintptr(fd), "pidfd:"+strconv.Itoa(pid)), exited: make(chan struct{})}
 	rc, err := p.pidfd.SyscallConn()
 	if err != nil {
 		p.pidfd.Close()
@@ -144,8 +145,8 @@ func (p *proc) groupIsOurs() bool {
 	if !p.hasExited() {
 		return true
 	}
-	st, err := readStat(p.pid)
-	return err != nil || st.ticks == p.ticks
+	st, err := hostinfo.ReadProcess(p.pid)
+	return err != nil || st.Start == p.ticks
 }
 
 // members lists the live processes left in the replica's group.
@@ -215,41 +216,6 @@ func (p *proc) waitGroupGone() error {
 	return fmt.Errorf("process group %d still has processes %v", p.pid, p.members())
 }
 
-// stat holds the fields of /proc/<pid>/stat the supervisor needs.
-type stat struct {
-	state byte
-	pgrp  int
-	ticks uint64
-}
-
-func readStat(pid int) (stat, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return stat{}, err
-	}
-	return parseStat(b)
-}
-
-// parseStat reads "pid (comm) state ppid pgrp session ... starttime ...";
-// comm may hold spaces and parentheses, so fields are counted after the last ')'.
-func parseStat(b []byte) (stat, error) {
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return stat{}, errors.New("malformed /proc stat")
-	}
-	f := bytes.Fields(b[i+1:])
-	// f[0] is field 3 (state), so field N is f[N-3].
-	if len(f) < 20 || len(f[0]) != 1 {
-		return stat{}, errors.New("malformed /proc stat")
-	}
-	pgrp, err1 := strconv.Atoi(string(f[2]))
-	ticks, err2 := strconv.ParseUint(string(f[19]), 10, 64)
-	if err1 != nil || err2 != nil {
-		return stat{}, errors.New("malformed /proc stat")
-	}
-	return stat{state: f[0][0], pgrp: pgrp, ticks: ticks}, nil
-}
-
 // groupMembers lists the live (not zombie) processes whose group is pgid.
 func groupMembers(pgid int) []int {
 	entries, err := os.ReadDir("/proc")
@@ -262,7 +228,7 @@ func groupMembers(pgid int) []int {
 		if err != nil {
 			continue
 		}
-		if st, err := readStat(pid); err == nil && st.pgrp == pgid && st.state != 'Z' && st.state != 'X' {
+		if st, err := hostinfo.ReadProcess(pid); err == nil && st.Pgrp == pgid && st.State != 'Z' && st.State != 'X' {
 			pids = append(pids, pid)
 		}
 	}

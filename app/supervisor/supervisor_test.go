@@ -18,6 +18,7 @@ import (
 
 	"deployex/app"
 	"deployex/app/config"
+	"deployex/app/hostinfo"
 	"deployex/app/events"
 	"deployex/app/internal/fixture"
 	"deployex/db"
@@ -76,8 +77,8 @@ func TestLifecycle(t *testing.T) {
 				if in.Port != h.port+n-1 {
 					t.Errorf("replica %d port %d, want %d", n, in.Port, h.port+n-1)
 				}
-				if st, _ := readStat(in.OSPid); st.pgrp != in.OSPid {
-					t.Errorf("replica %d (pid %d) is in group %d, want its own", n, in.OSPid, st.pgrp)
+				if st, _ := hostinfo.ReadProcess(in.OSPid); st.Pgrp != in.OSPid {
+					t.Errorf("replica %d (pid %d) is in group %d, want its own", n, in.OSPid, st.Pgrp)
 				}
 			}
 			h.waitFor(10*time.Second, "three nodes in epmd", func() bool {
@@ -306,7 +307,7 @@ func TestRecordedPidReusedIsNotTouched(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stranger.Process.Kill(); stranger.Wait() })
-	st, err := readStat(stranger.Process.Pid)
+	st, err := hostinfo.ReadProcess(stranger.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func TestRecordedPidReusedIsNotTouched(t *testing.T) {
 	h.store.EnsureInstance(ctx, db.EnsureInstanceParams{App: h.name, Instance: 1, Port: int64(h.port)})
 	// Same pid, different start time: what a reused pid looks like.
 	if err := h.store.SaveInstanceProcess(ctx, db.SaveInstanceProcessParams{Status: "running",
-		OsPid: int64(stranger.Process.Pid), PidStartTicks: int64(st.ticks) - 1, App: h.name, Instance: 1}); err != nil {
+		OsPid: int64(stranger.Process.Pid), PidStartTicks: int64(st.Start) - 1, App: h.name, Instance: 1}); err != nil {
 		t.Fatal(err)
 	}
 	h.run()
