@@ -137,14 +137,17 @@ func (r Role) Allows(min Role) bool { return roleRank[r] >= roleRank[min] && rol
 
 // Instance is a point-in-time view of one replica, as the supervisor sees it.
 type Instance struct {
-	App            string    `json:"-"`
-	Instance       int       `json:"instance"`
-	Node           string    `json:"node"`
-	Status         Status    `json:"status"`
-	Version        string    `json:"version"`
-	OSPid          int       `json:"os_pid"`
-	Port           int       `json:"port"`
-	OTP            string    `json:"otp"` // connected or disconnected
+	App      string `json:"-"`
+	Instance int    `json:"instance"`
+	Node     string `json:"node"`
+	Status   Status `json:"status"`
+	Version  string `json:"version"`
+	OSPid    int    `json:"os_pid"`
+	Port     int    `json:"port"`
+	OTP      string `json:"otp"` // connected or disconnected; empty with distribution off
+	// BEAMMemory is the node's erlang:memory(total) in bytes as last read
+	// (every few seconds), 0 when unknown or not connected.
+	BEAMMemory     int64     `json:"beam_memory_bytes"`
 	CrashRestarts  int       `json:"crash_restarts"`
 	ForcedRestarts int       `json:"forced_restarts"`
 	StartedAt      time.Time `json:"-"`          // zero when not running

@@ -4,7 +4,7 @@ package static
 
 import "embed"
 
-// FS holds app.css, app.js and vendor/.
+// FS holds the stylesheet, the page scripts and vendor/.
 //
-//go:embed app.css app.js vendor
+//go:embed *.css *.js vendor
 var FS embed.FS

@@ -28,7 +28,7 @@ func BenchmarkDashboard(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := Dashboard(p, apps, now).Render(ctx, io.Discard); err != nil {
+		if err := Dashboard(p, System{}, apps, now).Render(ctx, io.Discard); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -53,3 +53,21 @@ func uptimeText(i app.Instance, now time.Time) string {
 	}
 	return "—"
 }
+
+func choiceNote(c VersionChoice) string {
+	switch {
+	case c.InBucket && c.Deployed:
+		return " (in the bucket, deployed before)"
+	case c.InBucket:
+		return " (in the bucket)"
+	default:
+		return " (deployed before; no longer in the bucket)"
+	}
+}
+
+func took(d Deployment) string {
+	if d.Finished == nil {
+		return "—"
+	}
+	return d.Finished.Sub(d.Started).Round(time.Second).String()
+}

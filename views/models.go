@@ -35,6 +35,28 @@ type AppView struct {
 	Ghosted        []string
 	Instances      []app.Instance
 	LastDeployment *Deployment
+	Deploy         DeployStatus
+}
+
+// DeployStatus is what the deployer reports about an app right now.
+type DeployStatus struct {
+	Target      string
+	Activity    string
+	SourceError string
+	Problem     string
+}
+
+// Running lists the distinct versions the replicas run, in replica order.
+func (a AppView) Running() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, i := range a.Instances {
+		if i.Version != "" && !seen[i.Version] {
+			seen[i.Version] = true
+			out = append(out, i.Version)
+		}
+	}
+	return out
 }
 
 // Deployment is one row of the version history.
@@ -79,6 +101,14 @@ func ago(t time.Time, now time.Time) string {
 		return "—"
 	}
 	return Duration(now.Sub(t)) + " ago"
+}
+
+// expiryText says when a certificate expires, or that it has.
+func expiryText(t, now time.Time) string {
+	if t.After(now) {
+		return "expires in " + Duration(t.Sub(now))
+	}
+	return "expired " + ago(t, now)
 }
 
 // Duration renders d coarsely: "42 s", "5 min", "3 h", "2 d".

@@ -32,6 +32,8 @@ usage:
   deployex token list
   deployex token revoke NAME
   deployex backup FILE                      write a consistent copy of the database (safe while serving)
+  deployex gen-certs DIR [--host NAME]... [--force]
+                                            write a CA and a node certificate for mTLS distribution
   deployex version
 `
 
@@ -59,6 +61,8 @@ func Run(ctx context.Context, e Env) int {
 		return token(ctx, e, rest)
 	case "backup":
 		return backup(ctx, e, rest)
+	case "gen-certs":
+		return genCerts(e, rest)
 	case "version":
 		fmt.Fprintln(e.Stdout, "deployex", Version)
 		return exitOK

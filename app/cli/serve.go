@@ -6,13 +6,16 @@ import (
 	"flag"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"time"
 
 	"deployex/app/config"
+	"deployex/app/deployer"
 	"deployex/app/events"
+	"deployex/app/hostinfo"
+	"deployex/app/logtail"
+	"deployex/app/nodes"
+	"deployex/app/release"
 	"deployex/app/secrets"
 	"deployex/app/supervisor"
 	"deployex/app/web"
@@ -52,7 +55,6 @@ func serve(ctx context.Context, e Env, args []string) int {
 		log.Error("preparing the database", "err", err)
 		return exitFail
 	}
-	warnNoVersion(cfg, log)
 
 	addr := net.JoinHostPort(listenHost(cfg), strconv.Itoa(cfg.HTTPPort))
 	ln, err := net.Listen("tcp", addr)
@@ -60,12 +62,47 @@ func serve(ctx context.Context, e Env, args []string) int {
 		log.Error("cannot listen", "addr", addr, "err", err)
 		return exitFail
 	}
+	src, err := release.NewSource(ctx, cfg)
+	if err != nil {
+		log.Error("cannot use the release bucket", "err", err)
+		return exitFail
+	}
+	// Replicas start with TLS distribution flags naming this file.
+	if err := nodes.PrepareTLS(cfg); err != nil {
+		log.Error("cannot set up TLS distribution", "err", err)
+		return exitConfig
+	}
 	bus := events.NewBus()
 	sup := supervisor.New(cfg, store, bus, log)
+	var fleet web.Fleet = sup
+	var otpNodes web.Nodes
+	var depOpts []deployer.Option
+	if cfg.OTPDistribution {
+		svc := nodes.New(cfg, bus, sup, log)
+		svc.Start(ctx)
+		// After the supervisor: replicas it stops are seen to go, and no
+		// health probe fails because deployex's own node went first.
+		defer svc.Stop()
+		fleet, otpNodes = nodes.Fleet{Supervisor: sup, Nodes: svc}, svc
+		depOpts = append(depOpts, deployer.WithUpgrader(svc))
+	}
 	supervised := make(chan error, 1)
 	go func() { supervised <- sup.Run(ctx) }()
+	dep := deployer.New(cfg, store, bus, src, sup, log, depOpts...)
+	deploying := make(chan struct{})
+	go func() {
+		defer close(deploying)
+		dep.Run(ctx)
+	}()
 
-	srv := web.New(web.Deps{Config: cfg, Store: store, Fleet: sup, Bus: bus, Log: log, Version: Version})
+	sampler := hostinfo.NewSampler(log, hostinfo.DefaultInterval)
+	go sampler.Run(ctx)
+	tailer := logtail.New(log)
+	// Closed after the web server, whose log streams end on its shutdown.
+	defer tailer.Close()
+
+	srv := web.New(web.Deps{Config: cfg, Store: store, Fleet: fleet, Nodes: otpNodes, Deployer: dep, Bus: bus, Log: log,
+		Version: Version, Sampler: sampler, Tailer: tailer})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("deployex started", "version", Version, "listen", addr, "environment", cfg.Environment,
@@ -89,6 +126,7 @@ func serve(ctx context.Context, e Env, args []string) int {
 	if err := srv.Shutdown(webCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("web shutdown", "err", err)
 	}
+	<-deploying // a rollout in progress records where it stopped
 	// Stopping every replica takes up to the stop timeout each, in parallel.
 	supCtx, cancelSup := context.WithTimeout(context.Background(), cfg.StopTimeout+30*time.Second)
 	defer cancelSup()
@@ -111,17 +149,4 @@ func listenHost(cfg *config.Config) string {
 // seed applies the configured admin account; the supervisor records apps and replicas.
 func seed(ctx context.Context, store *db.Store, cfg *config.Config) error {
 	return store.UpsertAdmin(ctx, db.UpsertAdminParams{Username: "admin", PasswordHash: cfg.AdminHash})
-}
-
-// warnNoVersion tells a first-time local user where deployex looks for a release.
-func warnNoVersion(cfg *config.Config, log interface{ Warn(string, ...any) }) {
-	if cfg.ReleaseAdapter != config.AdapterLocal {
-		return
-	}
-	for _, a := range cfg.Apps {
-		p := filepath.Join(cfg.ReleaseBucket, "versions", a.Name, cfg.Environment, "current.json")
-		if _, err := os.Stat(p); err != nil {
-			log.Warn("no version available yet", "app", a.Name, "expected", p)
-		}
-	}
 }

@@ -60,6 +60,11 @@ type Config struct {
 	SecretKeyBase   string
 	OTPTLSCertPath  string
 	OTPDistribution bool
+	// HealthInterval is how often a stable replica is probed over
+	// distribution, and how long one probe may take; HealthFailures probes
+	// failed in a row get it killed and restarted (0: never).
+	HealthInterval time.Duration
+	HealthFailures int
 
 	RestartBackoffInitial time.Duration
 	RestartBackoffMax     time.Duration
@@ -96,6 +101,15 @@ func (c *Config) serviceRoot() string {
 		return c.DataDir + "/varlib"
 	}
 	return c.DataDir
+}
+
+// SSLDistOptFile is the ssl_dist_optfile deployex writes for the replicas'
+// TLS distribution; "" when DEPLOYEX_OTP_TLS_CERT_PATH is not set.
+func (c *Config) SSLDistOptFile() string {
+	if c.OTPTLSCertPath == "" {
+		return ""
+	}
+	return c.DataDir + "/otp/ssl_dist.conf"
 }
 
 // DBPath is the SQLite file, the single source of truth and the backup.
@@ -159,6 +173,15 @@ func Load(getenv Getenv) (*Config, error) {
 	c.SecretKeyBase = r.str("DEPLOYEX_SECRET_KEY_BASE", "")
 	c.OTPTLSCertPath = r.str("DEPLOYEX_OTP_TLS_CERT_PATH", "")
 	c.OTPDistribution = r.boolean("DEPLOYEX_OTP_DISTRIBUTION", true)
+	if c.OTPTLSCertPath != "" && strings.ContainsAny(c.DataDir, " \t\n") {
+		// The ssl_dist_optfile lives there, and vm.args and
+		// ELIXIR_ERL_OPTIONS split their flags on white space.
+		r.fail("DEPLOYEX_DATA_DIR", c.DataDir, "must not contain white space when DEPLOYEX_OTP_TLS_CERT_PATH is set")
+	}
+	// Below 100 ms a probe's own round trip and a garbage collection on the
+	// node would count as failures.
+	c.HealthInterval = time.Duration(r.integer("DEPLOYEX_HEALTH_CHECK_INTERVAL_MS", 2000, 100, 1<<31-1)) * time.Millisecond
+	c.HealthFailures = r.integer("DEPLOYEX_HEALTH_CHECK_FAILURES", 3, 0, 1000)
 
 	c.RestartBackoffInitial = r.ms("DEPLOYEX_RESTART_BACKOFF_INITIAL_MS", time.Second)
 	c.RestartBackoffMax = r.ms("DEPLOYEX_RESTART_BACKOFF_MAX_MS", 300*time.Second)

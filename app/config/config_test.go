@@ -39,6 +39,9 @@ func TestDefaultsAreTheLocalSeed(t *testing.T) {
 	if err := c.CheckSecrets(); err != nil {
 		t.Errorf("local mode must accept the defaults: %v", err)
 	}
+	if c.HealthInterval != 2*time.Second || c.HealthFailures != 3 || c.SSLDistOptFile() != "" {
+		t.Errorf("health check %v × %d, ssl_dist_optfile %q", c.HealthInterval, c.HealthFailures, c.SSLDistOptFile())
+	}
 }
 
 func TestBadValuesNameTheVariable(t *testing.T) {
@@ -55,6 +58,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"DEPLOYEX_CLOUD_ENVIRONMENT", "prod/../x"},
 		{"DEPLOYEX_BEHIND_TLS_PROXY", "maybe"},
 		{"DEPLOYEX_SECRETS_ADAPTER", "vault"},
+		{"DEPLOYEX_HEALTH_CHECK_INTERVAL_MS", "50"},
+		{"DEPLOYEX_HEALTH_CHECK_FAILURES", "-1"},
 	}
 	for _, tc := range cases {
 		_, err := Load(env(map[string]string{tc.name: tc.value}))

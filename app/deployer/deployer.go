@@ -6,6 +6,17 @@
 // The deployer owns versions and release folders; the supervisor owns the
 // processes. Every state change is recorded in the database first and then
 // announced on the event bus.
+//
+// Hot upgrades (with WithUpgrader): a replica is upgraded in its running VM,
+// through release_handler over Erlang distribution, when the release carries
+// lib/{app}-{to}/ebin/{app}.appup and releases/{to}/relup with an upgrade
+// from the version it runs (and, for releases built with Jellyfish, a
+// matching jellyfish.json), and its node answers. pre_commands run first,
+// from the new release, in VMs of their own. A release release_handler
+// refuses before installing is ghosted and the old code keeps running; one
+// that fails from install_release on is deployed fully instead. Gleam
+// shipments have no release_handler: they always get full deployments. See
+// hot.go and hotplan.go.
 package deployer
 
 import (
@@ -20,6 +31,7 @@ import (
 	"deployex/app"
 	"deployex/app/config"
 	"deployex/app/events"
+	"deployex/app/otp"
 	"deployex/app/release"
 	"deployex/db"
 )
@@ -30,7 +42,28 @@ type Replicas interface {
 	Start(ctx context.Context, appName string, n int) error
 	WaitStable(ctx context.Context, appName string, n int) error
 	RunPreCommands(ctx context.Context, appName string, n int, cmds []string) error
+	// RunPreCommandsFrom runs cmds from dir while the replica keeps running.
+	RunPreCommandsFrom(ctx context.Context, appName string, n int, dir string, cmds []string) error
+	// Instances is a snapshot of appName's replicas (node, status, OS pid), in order.
+	Instances(appName string) []app.Instance
 }
+
+// Upgrader hot-upgrades a replica's running node over Erlang distribution;
+// *otp.Node is one. Probe must answer before an upgrade is tried, so a node
+// deployex cannot reach gets a full deployment rather than a ghosted version.
+type Upgrader interface {
+	Probe(ctx context.Context, node string) error
+	HotUpgrade(ctx context.Context, node string, r otp.Release, progress func(otp.Step, error)) error
+}
+
+// Option changes how New builds a Deployer.
+type Option func(*Deployer)
+
+// WithUpgrader turns hot upgrades on: a release that carries an appup and a
+// relup from the version a replica runs is installed on its running node
+// through u. Pass a started node, never a nil pointer. Without this option
+// every deployment is a full one.
+func WithUpgrader(u Upgrader) Option { return func(d *Deployer) { d.upgrader = u } }
 
 // Status is what the dashboard shows about an app's deployments.
 type Status struct {
@@ -43,20 +76,24 @@ type Status struct {
 
 // Deployer runs one worker per app.
 type Deployer struct {
-	cfg     *config.Config
-	store   *db.Store
-	bus     *events.Bus
-	log     *slog.Logger
-	src     release.Source
-	sup     Replicas
-	workers map[string]*worker
-	now     func() time.Time
+	cfg      *config.Config
+	store    *db.Store
+	bus      *events.Bus
+	log      *slog.Logger
+	src      release.Source
+	sup      Replicas
+	upgrader Upgrader // nil: full deployments only
+	workers  map[string]*worker
+	now      func() time.Time
 }
 
 // New prepares a worker for every configured app; Run starts them.
-func New(cfg *config.Config, store *db.Store, bus *events.Bus, src release.Source, sup Replicas, log *slog.Logger) *Deployer {
+func New(cfg *config.Config, store *db.Store, bus *events.Bus, src release.Source, sup Replicas, log *slog.Logger, opts ...Option) *Deployer {
 	d := &Deployer{cfg: cfg, store: store, bus: bus, log: log.With("component", "deployer"), src: src, sup: sup,
 		workers: map[string]*worker{}, now: time.Now}
+	for _, o := range opts {
+		o(d)
+	}
 	for _, spec := range cfg.Apps {
 		d.workers[spec.Name] = newWorker(d, spec)
 	}

@@ -17,7 +17,9 @@ import (
 // version and letting go again.
 func TestRollingDeployRollbackAndManualMode(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, app.Erlang, 2, map[string]string{"DEPLOYEX_DEPLOY_MAX_CRASHES": "3"})
+	// A ready period well above boot time: under load a crash-at-boot VM can
+	// take over a second to die, and must not count as stable first.
+	h := newHarness(t, app.Erlang, 2, map[string]string{"DEPLOYEX_DEPLOY_MAX_CRASHES": "3", "DEPLOYEX_APP_READY_MS": "2500"})
 	h.publish("1.0.0", variant(fixture.Normal))
 	h.start(nil)
 	h.waitFor("1.0.0 on every replica", 60*time.Second, func() bool { return h.deployed("1.0.0") })

@@ -19,21 +19,21 @@ import (
 func TestNeverStableIsRolledBackAtTheWindow(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, app.Elixir, 1, map[string]string{
-		"DEPLOYEX_APP_READY_MS":               "3000",
+		"DEPLOYEX_APP_READY_MS":               "5000",
 		"DEPLOYEX_DEPLOY_MAX_CRASHES":         "1000",
-		"DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS": "8000",
+		"DEPLOYEX_DEPLOY_TIMEOUT_ROLLBACK_MS": "10000",
 	})
 	h.publish("1.0.0", variant(fixture.Normal))
 	h.start(nil)
 	h.waitFor("1.0.0", 60*time.Second, func() bool { return h.deployed("1.0.0") })
 	start := time.Now()
-	h.publish("4.0.0", variant(fixture.NeverStable(1500*time.Millisecond)))
+	h.publish("4.0.0", variant(fixture.NeverStable(time.Second)))
 	h.waitFor("4.0.0 ghosted", 40*time.Second, func() bool { return h.ghosted("4.0.0") })
-	if took := time.Since(start); took < 8*time.Second {
-		t.Fatalf("rolled back after %s, before the 8 s window", took)
+	if took := time.Since(start); took < 10*time.Second {
+		t.Fatalf("rolled back after %s, before the 10 s window", took)
 	}
 	h.waitFor("1.0.0 back", 30*time.Second, func() bool { return h.deployed("1.0.0") })
-	if p := h.dep.Status(h.name).Problem; !strings.Contains(p, "not stable within 8s") {
+	if p := h.dep.Status(h.name).Problem; !strings.Contains(p, "not stable within 10s") {
 		t.Fatalf("the dashboard must say why: %q", p)
 	}
 }

@@ -25,11 +25,12 @@ import (
 // real supervisor, the real deployer, a real SQLite file and a bucket (a local
 // folder unless the test swaps the source), with its own epmd.
 type harness struct {
-	t      *testing.T
+	t      testing.TB
 	lang   app.Language
 	name   string
 	bucket string
 	port   int
+	epmd   int // the harness's own epmd, which its replicas register with
 	cfg    *config.Config
 	store  *db.Store
 	sup    *supervisor.Supervisor
@@ -38,7 +39,7 @@ type harness struct {
 	done   chan struct{}
 }
 
-func newHarness(t *testing.T, lang app.Language, replicas int, settings map[string]string) *harness {
+func newHarness(t testing.TB, lang app.Language, replicas int, settings map[string]string) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, lang: lang, name: fixture.AppName(lang), bucket: filepath.Join(dir, "bucket"),
@@ -66,8 +67,8 @@ func newHarness(t *testing.T, lang app.Language, replicas int, settings map[stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	epmd := fixture.PrivateEPMD(t)
-	cfg.Apps[0].Env = append(cfg.Apps[0].Env, app.EnvVar{Key: "ERL_EPMD_PORT", Value: strconv.Itoa(epmd)})
+	h.epmd = fixture.PrivateEPMD(t)
+	cfg.Apps[0].Env = append(cfg.Apps[0].Env, app.EnvVar{Key: "ERL_EPMD_PORT", Value: strconv.Itoa(h.epmd)})
 	h.cfg = cfg
 	if h.store, err = db.Open(context.Background(), cfg.DBPath()); err != nil {
 		t.Fatal(err)
@@ -77,7 +78,7 @@ func newHarness(t *testing.T, lang app.Language, replicas int, settings map[stri
 }
 
 // start runs the supervisor and the deployer against src (nil: the configured bucket).
-func (h *harness) start(src release.Source) {
+func (h *harness) start(src release.Source, opts ...Option) {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	if src == nil {
@@ -86,10 +87,10 @@ func (h *harness) start(src release.Source) {
 			h.t.Fatal(err)
 		}
 	}
-	log := slog.New(slog.NewTextHandler(testWriter{h.t}, nil))
+	log := h.logger()
 	bus := events.NewBus()
 	h.sup = supervisor.New(h.cfg, h.store, bus, log)
-	h.dep = New(h.cfg, h.store, bus, src, h.sup, log)
+	h.dep = New(h.cfg, h.store, bus, src, h.sup, log, opts...)
 	h.cancel, h.done = cancel, make(chan struct{})
 	depDone := make(chan struct{})
 	go func() {
@@ -217,14 +218,21 @@ func (h *harness) audits(action string) int {
 	return n
 }
 
-// testWriter sends the engine's log to the test log, shown on failure.
-type testWriter struct{ t *testing.T }
+// logger sends the engine's log to the test log, shown on failure. A
+// benchmark prints its log even when it passes, so there it is dropped.
+func (h *harness) logger() *slog.Logger {
+	var w io.Writer = testWriter{h.t}
+	if _, bench := h.t.(*testing.B); bench {
+		w = io.Discard
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
-
-var _ io.Writer = testWriter{}
 
 func variant(v fixture.Variant) *fixture.Variant { return &v }

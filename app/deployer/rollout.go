@@ -31,7 +31,7 @@ func (w *worker) rollout(ctx context.Context, cur release.Current, kind app.Depl
 		return
 	}
 	defer os.Remove(tarball)
-	w.log.Info("deploying", "version", cur.Version, "kind", kind, "replicas", pending)
+	w.log.Info("deploying", "version", cur.Version, "trigger", trigger, "replicas", pending)
 	var moved []attempt
 	for i, n := range pending {
 		step := fmt.Sprintf("deploying %s: replica %d (%d of %d)", cur.Version, n, i+1, len(pending))
@@ -39,11 +39,16 @@ func (w *worker) rollout(ctx context.Context, cur release.Current, kind app.Depl
 		if a.id != 0 {
 			moved = append(moved, a)
 		}
+		var rejected *hotRejectedError
 		switch {
 		case err == nil:
 			continue
 		case ctx.Err() != nil:
 			w.finish(a.id, "failed", "interrupted: deployex is stopping")
+		case errors.As(err, &rejected):
+			// This replica runs its old code untouched; the version is bad
+			// all the same, and the replicas moved before go back.
+			w.rollback(ctx, cur.Version, moved, err)
 		case a.id == 0 || errors.Is(err, release.ErrRefused):
 			// Nothing was swapped: the running version keeps running.
 		default:
@@ -81,67 +86,95 @@ func (w *worker) fetch(ctx context.Context, version string) (string, error) {
 
 var errRefusedBefore = errors.New("tarball refused before and unchanged")
 
-// deployReplica runs the seed's steps for replica n: unpack to new/, stop the
-// replica, delete previous/, move current/ to previous/ and new/ to current/,
-// run pre_commands, start, and wait until it is stable. The returned attempt
-// has an id once folders were swapped.
+// deployReplica moves replica n to cur: it unpacks the release to new/ and
+// then hot-upgrades the running node when the release and the replica allow
+// it (see hot.go), or else runs the seed's full deployment. The returned
+// attempt has an id once the replica's folders or code changed.
 func (w *worker) deployReplica(ctx context.Context, cur release.Current, kind app.DeploymentKind, trigger string, n int, tarball, step string) (attempt, error) {
 	name := w.spec.Name
-	id, err := w.d.store.StartDeployment(ctx, db.StartDeploymentParams{App: name, Version: cur.Version, Hash: cur.Hash,
-		Instance: int64(n), Kind: string(kind), Trigger: trigger})
-	if err != nil {
-		w.log.Error("cannot record the deployment", "err", err)
-		return attempt{}, err
-	}
 	w.d.publish(name, 0, step)
 	f := folders{w.d.cfg.ServiceDir(name, n)}
 	w.activity("%s: unpacking", step)
-	err = f.clearNew()
+	if err := w.unpackNew(ctx, f, cur, tarball); err != nil {
+		if id, rerr := w.record(ctx, cur, kind, trigger, n); rerr == nil {
+			w.finish(id, "failed", err.Error())
+		}
+		return attempt{}, err
+	}
+	if in, ok := w.hotReady(ctx, f, cur.Version, n); ok {
+		return w.hotUpgrade(ctx, cur, kind, trigger, in, f, tarball, step)
+	}
+	id, err := w.record(ctx, cur, kind, trigger, n)
+	if err != nil {
+		f.clearNew()
+		return attempt{}, err
+	}
+	w.activity("%s: stopping the old version", step)
+	if err := w.d.sup.Stop(ctx, name, n); err != nil {
+		w.finish(id, "failed", "stop: "+err.Error())
+		return attempt{}, err
+	}
+	return w.swapAndStart(ctx, attempt{n: n, id: id}, f, cur.Version, cur.PreCommands, step)
+}
+
+// record opens the history row of one replica's deployment.
+func (w *worker) record(ctx context.Context, cur release.Current, kind app.DeploymentKind, trigger string, n int) (int64, error) {
+	id, err := w.d.store.StartDeployment(ctx, db.StartDeploymentParams{App: w.spec.Name, Version: cur.Version, Hash: cur.Hash,
+		Instance: int64(n), Kind: string(kind), Trigger: trigger})
+	if err != nil {
+		w.log.Error("cannot record the deployment", "err", err)
+	}
+	return id, err
+}
+
+// unpackNew unpacks the tarball into a fresh new/ and marks it with the version.
+func (w *worker) unpackNew(ctx context.Context, f folders, cur release.Current, tarball string) error {
+	err := f.clearNew()
 	if err == nil {
 		err = release.Unpack(ctx, tarball, f.new(), cur.SHA256, release.LimitsFrom(w.d.cfg))
 	}
 	if err == nil {
 		err = f.markNew(cur.Version)
 	}
-	if err != nil {
-		if errors.Is(err, release.ErrRefused) {
-			w.refused[cur.Version] = w.lastTag
-			w.setStatus(func(s *Status) { s.Problem = fmt.Sprintf("release %s refused: %v", cur.Version, err) })
-			w.d.audit(ctx, "deployer", "refuse_release", name+" "+cur.Version, err)
-		}
-		w.log.Error("cannot unpack the release", "version", cur.Version, "err", err)
-		w.finish(id, "failed", err.Error())
-		f.clearNew()
-		return attempt{}, err
+	if err == nil {
+		return nil
 	}
+	if errors.Is(err, release.ErrRefused) {
+		w.refused[cur.Version] = w.lastTag
+		w.setStatus(func(s *Status) { s.Problem = fmt.Sprintf("release %s refused: %v", cur.Version, err) })
+		w.d.audit(ctx, "deployer", "refuse_release", w.spec.Name+" "+cur.Version, err)
+	}
+	w.log.Error("cannot unpack the release", "version", cur.Version, "err", err)
+	f.clearNew()
+	return err
+}
 
-	a := attempt{n: n, id: id}
-	w.activity("%s: stopping the old version", step)
-	if err := w.d.sup.Stop(ctx, name, n); err != nil {
-		w.finish(id, "failed", "stop: "+err.Error())
-		return attempt{}, err
-	}
+// swapAndStart runs the rest of the seed's steps on the stopped replica:
+// delete previous/, move current/ to previous/ and new/ to current/, run
+// pre_commands, start, and wait until it is stable.
+func (w *worker) swapAndStart(ctx context.Context, a attempt, f folders, version string, preCommands []string, step string) (attempt, error) {
+	name := w.spec.Name
 	if err := f.promote(); err != nil {
-		w.finish(id, "failed", "swap folders: "+err.Error())
+		w.finish(a.id, "failed", "swap folders: "+err.Error())
 		// The old release may be in previous/ now; the rollback puts it back.
 		return a, err
 	}
-	w.setVersion(ctx, n, cur.Version)
-	if len(cur.PreCommands) > 0 {
+	w.setVersion(ctx, a.n, version)
+	if len(preCommands) > 0 {
 		w.activity("%s: running pre_commands", step)
-		if err := w.d.sup.RunPreCommands(ctx, name, n, cur.PreCommands); err != nil {
+		if err := w.d.sup.RunPreCommands(ctx, name, a.n, preCommands); err != nil {
 			return a, err
 		}
 	}
 	w.activity("%s: starting", step)
-	if err := w.d.sup.Start(ctx, name, n); err != nil {
-		w.log.Warn("new version did not start", "instance", n, "err", err)
+	if err := w.d.sup.Start(ctx, name, a.n); err != nil {
+		w.log.Warn("new version did not start", "instance", a.n, "err", err)
 	}
 	w.activity("%s: waiting until it is stable", step)
-	if err := w.waitStable(ctx, n); err != nil {
+	if err := w.waitStable(ctx, a.n); err != nil {
 		return a, err
 	}
-	w.finish(id, "ok", "")
+	w.finish(a.id, "ok", "")
 	return a, nil
 }
 
@@ -177,7 +210,7 @@ func (w *worker) waitStable(ctx context.Context, n int) error {
 func (w *worker) rollback(ctx context.Context, version string, moved []attempt, cause error) {
 	name := w.spec.Name
 	reason := cause.Error()
-	w.log.Error("version is not stable: rolling back and ghosting it", "version", version, "reason", reason)
+	w.log.Error("version failed: ghosting it and rolling back the replicas moved to it", "version", version, "moved", len(moved), "reason", reason)
 	if err := w.d.store.AddGhost(ctx, db.AddGhostParams{App: name, Version: version, Reason: reason}); err != nil {
 		w.log.Error("cannot ghost the version", "err", err)
 	}
@@ -212,7 +245,11 @@ func (w *worker) rollback(ctx context.Context, version string, moved []attempt, 
 		}
 		w.finish(id, "ok", "")
 	}
-	w.setStatus(func(s *Status) { s.Problem = fmt.Sprintf("version %s rolled back and ghosted: %s", version, reason) })
+	what := "rolled back and ghosted"
+	if len(moved) == 0 {
+		what = "ghosted"
+	}
+	w.setStatus(func(s *Status) { s.Problem = fmt.Sprintf("version %s %s: %s", version, what, reason) })
 }
 
 func (w *worker) setVersion(ctx context.Context, n int, version string) {

@@ -18,7 +18,9 @@ var errNotDeployed = errors.New("nothing deployed")
 
 // startCommand is the argv that runs replica n of spec from dir (its
 // current/ folder), in the foreground, as each kind of release expects.
-func startCommand(spec app.Spec, n int, dir, cookie string) ([]string, error) {
+// tlsFlags are the erl flags of TLS distribution (nil without it): Gleam
+// gets them on erl's command line, releases through childEnv.
+func startCommand(spec app.Spec, n int, dir, cookie string, tlsFlags []string) ([]string, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w in %s", errNotDeployed, dir)
 	}
@@ -30,7 +32,7 @@ func startCommand(spec app.Spec, n int, dir, cookie string) ([]string, error) {
 		bin := relxScript(dir, spec.Name)
 		return []string{bin, "foreground"}, executable(bin)
 	case app.Gleam:
-		return gleamCommand(spec.Name, app.NodeShortName(spec.Name, n), dir, cookie)
+		return gleamCommand(spec.Name, app.NodeShortName(spec.Name, n), dir, cookie, tlsFlags)
 	}
 	return nil, fmt.Errorf("unknown language %q", spec.Language)
 }
@@ -57,7 +59,7 @@ func relxScript(dir, name string) string {
 
 // gleamCommand runs an erlang-shipment the way its entrypoint.sh does, with
 // the `-pa <root>/*/ebin` glob expanded here, plus distribution flags.
-func gleamCommand(name, node, dir, cookie string) ([]string, error) {
+func gleamCommand(name, node, dir, cookie string, tlsFlags []string) ([]string, error) {
 	if fi, err := os.Stat(filepath.Join(dir, name, "ebin")); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%s is not an erlang-shipment of %s: no %s/ebin", dir, name, name)
 	}
@@ -70,8 +72,9 @@ func gleamCommand(name, node, dir, cookie string) ([]string, error) {
 		return nil, err
 	}
 	argv := append([]string{erl, "-pa"}, ebins...)
-	return append(argv, "-eval", name+"@@main:run("+name+")", "-noshell",
-		"-sname", node, "-setcookie", cookie), nil
+	argv = append(argv, "-eval", name+"@@main:run("+name+")", "-noshell",
+		"-sname", node, "-setcookie", cookie)
+	return append(argv, tlsFlags...), nil
 }
 
 // executable explains why path cannot be started, if it cannot.
@@ -107,8 +110,11 @@ var (
 
 // childEnv is base cleaned of what would confuse a release, then the
 // replica's node, cookie and ports, then the app's own configured variables
-// (later entries win).
-func childEnv(base []string, spec app.Spec, n int, cookie string) []string {
+// (later entries win). With TLS distribution, RELEASE_SSL_OPTIONS carries
+// tlsFlags: a relx app's vm.args.src reads ${RELEASE_SSL_OPTIONS}, an Elixir
+// app's env.sh adds it to ELIXIR_ERL_OPTIONS; an app that does neither keeps
+// plain distribution and deployex's TLS node cannot reach it.
+func childEnv(base []string, spec app.Spec, n int, cookie string, tlsFlags []string) []string {
 	env := make([]string, 0, len(base)+8+len(spec.Env))
 	for _, kv := range base {
 		if !dropped(kv) {
@@ -120,6 +126,9 @@ func childEnv(base []string, spec app.Spec, n int, cookie string) []string {
 		"RELEASE_COOKIE="+cookie,
 		"RELEASE_DISTRIBUTION=sname",
 		"RELX_REPLACE_OS_VARS=true")
+	if len(tlsFlags) > 0 {
+		env = append(env, "RELEASE_SSL_OPTIONS="+strings.Join(tlsFlags, " "))
+	}
 	env = append(env, spec.PortEnv(n)...)
 	for _, e := range spec.Env {
 		env = append(env, e.Key+"="+e.Value)

@@ -26,12 +26,29 @@ func (s *Supervisor) RunPreCommands(ctx context.Context, appName string, n int, 
 	return s.sendCommand(ctx, appName, n, command{kind: cmdPreCommands, preCommands: cmds})
 }
 
+// RunPreCommandsFrom runs cmds from the release folder dir (a hot upgrade's
+// unpacked new release) with replica n's environment and log files while
+// the replica keeps running. Each command boots a VM of its own (see package
+// precommand) and so never touches the running node. It runs on the
+// caller's goroutine: supervision of the replica goes on meanwhile.
+func (s *Supervisor) RunPreCommandsFrom(ctx context.Context, appName string, n int, dir string, cmds []string) error {
+	r, err := s.replica(appName, n)
+	if err != nil {
+		return err
+	}
+	err = r.runPreCommands(ctx, dir, cmds)
+	if err != nil {
+		r.log.Error("pre_commands failed", "dir", dir, "err", err)
+	}
+	return err
+}
+
 func (r *replica) preCommands(ctx context.Context, st state, cmds []string) error {
 	if !st.held || st.proc != nil {
 		return errNotHeld
 	}
 	r.update(ctx, false, "running pre_commands", func(st *state) { st.status, st.lastError = app.StatusPreCommands, "" })
-	err := r.runPreCommands(ctx, cmds)
+	err := r.runPreCommands(ctx, filepath.Join(r.s.cfg.ServiceDir(r.spec.Name, r.n), "current"), cmds)
 	r.update(ctx, false, "pre_commands done", func(st *state) {
 		st.status = app.StatusStopped
 		if err != nil {
@@ -44,13 +61,12 @@ func (r *replica) preCommands(ctx context.Context, st state, cmds []string) erro
 	return err
 }
 
-func (r *replica) runPreCommands(ctx context.Context, cmds []string) error {
+func (r *replica) runPreCommands(ctx context.Context, dir string, cmds []string) error {
 	stdout, stderr, err := r.openLogs()
 	if err != nil {
 		return err
 	}
 	defer stdout.Close()
 	defer stderr.Close()
-	dir := filepath.Join(r.s.cfg.ServiceDir(r.spec.Name, r.n), "current")
-	return precommand.Run(ctx, r.spec, dir, cmds, childEnv(os.Environ(), r.spec, r.n, r.s.cfg.Cookie), stdout, stderr, preCommandTimeout)
+	return precommand.Run(ctx, r.spec, dir, cmds, childEnv(os.Environ(), r.spec, r.n, r.s.cfg.Cookie, r.s.tlsFlags()), stdout, stderr, preCommandTimeout)
 }

@@ -165,6 +165,8 @@ func (p *proc) stop(timeout time.Duration) (killed bool, err error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	p.signalGroup(unix.SIGTERM)
+	// A stopped (SIGSTOPped) VM acts on the pending SIGTERM only once continued.
+	p.signalGroup(unix.SIGCONT)
 	select {
 	case <-p.exited:
 		killed = p.clearGroup(deadline.C)

@@ -42,6 +42,7 @@ type command struct {
 
 type probeResult struct {
 	attempt uint64
+	health  bool // a health probe of a stable replica, not a stability check
 	err     error
 }
 
@@ -77,9 +78,11 @@ type replica struct {
 	probed chan probeResult
 
 	// Owned by the loop goroutine.
-	backoff   time.Duration // delay before the next automatic start
-	probing   bool
-	nextProbe time.Time
+	backoff     time.Duration // delay before the next automatic start
+	probing     bool
+	nextProbe   time.Time
+	nextHealth  time.Time // when a stable replica is probed next
+	healthFails int       // health probes failed in a row
 
 	mu      sync.Mutex
 	st      state
@@ -114,12 +117,16 @@ func (r *replica) run(ctx context.Context, row db.Instance) {
 		switch {
 		case st.proc != nil:
 			exited = st.proc.exited
-			if !st.stable && !r.probing {
+			switch {
+			case r.probing:
+			case !st.stable:
 				ready := st.startedAt.Add(r.s.cfg.AppReady)
 				if r.nextProbe.After(ready) {
 					ready = r.nextProbe
 				}
 				wake = time.After(time.Until(ready))
+			case r.s.cfg.HealthFailures > 0 && r.s.prober.Load() != nil:
+				wake = time.After(time.Until(r.nextHealth))
 			}
 		case !st.held && !st.nextRestart.IsZero():
 			wake = time.After(time.Until(st.nextRestart))
@@ -132,10 +139,13 @@ func (r *replica) run(ctx context.Context, row db.Instance) {
 		case <-exited:
 			r.exited(ctx)
 		case <-wake:
-			if st.proc != nil {
-				r.checkStable(ctx)
-			} else {
+			switch {
+			case st.proc == nil:
 				r.start(ctx)
+			case !st.stable:
+				r.checkStable(ctx)
+			default:
+				r.checkHealth(ctx)
 			}
 		case res := <-r.probed:
 			r.probeDone(ctx, res)
@@ -211,7 +221,7 @@ func (r *replica) start(ctx context.Context) error {
 // writing straight to the replica's log files.
 func (r *replica) spawn() ([]string, *proc, error) {
 	dir := filepath.Join(r.s.cfg.ServiceDir(r.spec.Name, r.n), "current")
-	argv, err := startCommand(r.spec, r.n, dir, r.s.cfg.Cookie)
+	argv, err := startCommand(r.spec, r.n, dir, r.s.cfg.Cookie, r.s.tlsFlags())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -224,7 +234,7 @@ func (r *replica) spawn() ([]string, *proc, error) {
 	}
 	defer stdout.Close()
 	defer stderr.Close()
-	p, err := spawn(argv, dir, childEnv(os.Environ(), r.spec, r.n, r.s.cfg.Cookie), stdout, stderr)
+	p, err := spawn(argv, dir, childEnv(os.Environ(), r.spec, r.n, r.s.cfg.Cookie, r.s.tlsFlags()), stdout, stderr)
 	return argv, p, err
 }
 
@@ -273,9 +283,17 @@ func (r *replica) nextDelay() time.Duration {
 // exited handles a process that ended without being asked to.
 func (r *replica) exited(ctx context.Context) {
 	r.mu.Lock()
+	p := r.st.proc
+	r.mu.Unlock()
+	r.crashed(ctx, fmt.Errorf("exited: %w", p.reap()))
+}
+
+// crashed counts the end of the replica's process, already reaped, as a
+// crash and schedules the restart after the backoff.
+func (r *replica) crashed(ctx context.Context, reason error) {
+	r.mu.Lock()
 	p, wasUp := r.st.proc, time.Since(r.st.startedAt)
 	r.mu.Unlock()
-	reason := p.reap()
 	// SIGKILL cannot be ignored, so the next start need not wait for the
 	// rest of the group (erl_child_setup, port programs) to be gone.
 	p.signalGroup(syscall.SIGKILL)
@@ -286,15 +304,15 @@ func (r *replica) exited(ctx context.Context) {
 		r.log.Error("cannot count the crash", "err", err)
 	}
 	delay := r.nextDelay()
-	r.update(ctx, true, fmt.Sprintf("backoff: exited (%v) after %s; restart in %s", reason, wasUp.Round(time.Millisecond), delay), func(st *state) {
+	r.update(ctx, true, fmt.Sprintf("backoff: %v after %s; restart in %s", reason, wasUp.Round(time.Millisecond), delay), func(st *state) {
 		st.proc, st.status, st.startedAt, st.stable = nil, app.StatusBackoff, time.Time{}, false
-		st.lastError, st.nextRestart = "exited: "+reason.Error(), time.Now().Add(delay)
+		st.lastError, st.nextRestart = reason.Error(), time.Now().Add(delay)
 		st.failedAttempt, st.failure = st.attempt, reason
 		if err == nil {
 			st.crashes = int(crashes)
 		}
 	})
-	r.log.Warn("replica exited", "pid", p.pid, "reason", reason, "up", wasUp.Round(time.Millisecond), "restart_in", delay)
+	r.log.Warn("replica ended", "pid", p.pid, "reason", reason, "up", wasUp.Round(time.Millisecond), "restart_in", delay)
 }
 
 // checkStable runs once the process has been up for the ready period: it is
@@ -305,16 +323,33 @@ func (r *replica) checkStable(ctx context.Context) {
 		r.markStable(ctx)
 		return
 	}
+	r.probe(ctx, *probe, probeTimeout, false)
+}
+
+// checkHealth probes a stable replica. A hung VM (SIGSTOPped, or its
+// schedulers stuck) keeps its socket open and the net tick takes a minute
+// to notice; this probe notices within a few intervals.
+func (r *replica) checkHealth(ctx context.Context) {
+	// Probes start at a steady pace: one that times out takes the whole
+	// interval, so the next starts right after it.
+	r.nextHealth = time.Now().Add(r.s.cfg.HealthInterval)
+	if probe := r.s.prober.Load(); probe != nil {
+		r.probe(ctx, *probe, r.s.cfg.HealthInterval, true)
+	}
+}
+
+// probe runs the prober off the loop, which gets the result on r.probed.
+func (r *replica) probe(ctx context.Context, probe Prober, timeout time.Duration, health bool) {
 	r.mu.Lock()
 	attempt := r.st.attempt
 	r.mu.Unlock()
 	r.probing = true
 	go func() {
-		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-		err := (*probe)(pctx, r.node)
+		pctx, cancel := context.WithTimeout(ctx, timeout)
+		err := probe(pctx, r.node)
 		cancel()
 		select {
-		case r.probed <- probeResult{attempt, err}:
+		case r.probed <- probeResult{attempt, health, err}:
 		case <-ctx.Done():
 		}
 	}()
@@ -328,6 +363,10 @@ func (r *replica) probeDone(ctx context.Context, res probeResult) {
 		return // an answer about a process that has since ended
 	}
 	r.probing = false
+	if res.health {
+		r.healthDone(ctx, res.err)
+		return
+	}
 	if res.err != nil {
 		r.nextProbe = time.Now().Add(probeRetry)
 		r.log.Debug("replica up for the ready period but its probe failed", "err", res.err)
@@ -336,8 +375,45 @@ func (r *replica) probeDone(ctx context.Context, res probeResult) {
 	r.markStable(ctx)
 }
 
+// healthDone counts failed health probes in a row and kills the replica
+// once there are HealthFailures of them.
+func (r *replica) healthDone(ctx context.Context, err error) {
+	if err == nil {
+		r.healthFails = 0
+		return
+	}
+	r.healthFails++
+	r.log.Warn("replica failed its health probe", "err", err, "failures", r.healthFails, "limit", r.s.cfg.HealthFailures)
+	if r.healthFails >= r.s.cfg.HealthFailures {
+		r.unresponsive(ctx, err)
+	}
+}
+
+// unresponsive kills the process group of a replica that stopped answering
+// and restarts it as after a crash (crash_restarts counts it, last_error
+// says "unresponsive: …"): deployex did not choose to restart it, the
+// replica failed. SIGKILL at once: a stopped VM ignores SIGTERM until
+// continued, and a hung one would not act on it in time anyway.
+func (r *replica) unresponsive(ctx context.Context, probeErr error) {
+	if ctx.Err() != nil {
+		return // deployex is stopping: its own node may be what failed the probe
+	}
+	r.mu.Lock()
+	p := r.st.proc
+	r.mu.Unlock()
+	r.log.Error("replica unresponsive, killing it", "pid", p.pid, "failures", r.healthFails, "err", probeErr)
+	p.signalGroup(syscall.SIGKILL)
+	if err := p.waitGroupGone(); err != nil {
+		r.log.Error("unresponsive replica survived SIGKILL", "err", err)
+		return
+	}
+	p.reap()
+	r.crashed(ctx, fmt.Errorf("unresponsive: %w", probeErr))
+}
+
 func (r *replica) markStable(ctx context.Context) {
 	r.backoff = r.s.cfg.RestartBackoffInitial
+	r.healthFails, r.nextHealth = 0, time.Now().Add(r.s.cfg.HealthInterval)
 	r.update(ctx, false, "stable", func(st *state) {
 		st.stable, st.stableAttempt = true, st.attempt
 	})

@@ -6,6 +6,12 @@
 // running. Replicas run in their own sessions and write straight to their
 // log files, so deployex can restart (even be killed) under them.
 //
+// With a prober (deployex's OTP node), a replica is stable only once its
+// node answers, and a stable replica is probed every health interval: after
+// DEPLOYEX_HEALTH_CHECK_FAILURES failures in a row (a hung or SIGSTOPped VM,
+// which keeps its socket open for the minute the net tick takes) its group
+// is SIGKILLed and it restarts as after a crash.
+//
 // The supervisor owns processes and restart counters; the instances table is
 // its record, except the version column, which belongs to the deployer.
 //
@@ -32,6 +38,7 @@ import (
 	"deployex/app"
 	"deployex/app/config"
 	"deployex/app/events"
+	"deployex/app/otp"
 	"deployex/db"
 )
 
@@ -100,14 +107,25 @@ func (s *Supervisor) Node(appName string, n int) string {
 	return app.NodeShortName(appName, n) + "@" + s.host
 }
 
-// SetProber makes stability also require probe to succeed (nil removes it).
-// Set it before Run, or at any time: it applies from the next check.
+// SetProber makes stability also require probe to succeed, and has stable
+// replicas probed for health (nil removes it). Set it before Run, or at any
+// time: it applies from the next check.
 func (s *Supervisor) SetProber(probe Prober) {
 	if probe == nil {
 		s.prober.Store(nil)
 		return
 	}
 	s.prober.Store(&probe)
+}
+
+// tlsFlags are the erl flags that put a replica on TLS distribution, nil
+// when DEPLOYEX_OTP_TLS_CERT_PATH is not set. Whoever starts deployex's own
+// node writes the file they name before Run.
+func (s *Supervisor) tlsFlags() []string {
+	if f := s.cfg.SSLDistOptFile(); f != "" {
+		return otp.SSLDistArgs(f)
+	}
+	return nil
 }
 
 // Run records every app and replica, adopts the replicas still running from

@@ -49,6 +49,8 @@ func (s *Server) appView(ctx context.Context, spec app.Spec) (views.AppView, err
 		v.LastDeployment = &d
 	}
 	v.Instances = s.Fleet.Instances(spec.Name)
+	st := s.Deployer.Status(spec.Name)
+	v.Deploy = views.DeployStatus{Target: st.Target, Activity: st.Activity, SourceError: st.SourceError, Problem: st.Problem}
 	return v, nil
 }
 

@@ -13,5 +13,5 @@ func (s *Server) dashboard(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return render(c, fiber.StatusOK, views.Dashboard(s.page(c, "Apps", "dashboard"), apps, time.Now()))
+	return render(c, fiber.StatusOK, views.Dashboard(s.page(c, "Apps", "dashboard"), s.system(), apps, time.Now()))
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"deployex/app/events"
 	"deployex/views"
@@ -20,18 +18,17 @@ const sseKeepAlive = 15 * time.Second
 
 // eventStream sends the dashboard's cards as rendered partials over SSE: all
 // of them at connect (so a reconnecting browser catches up), then each card
-// whose state changed. Events only say what changed; the current state is read
-// when rendering, so bursts coalesce and a lost event costs one refresh, not
-// a stale card.
+// whose state changed, and the deployex and host cards at every sample.
+// Events only say what changed; the current state is read when rendering, so
+// bursts coalesce and a lost event costs one refresh, not a stale card.
 func (s *Server) eventStream(c *fiber.Ctx) error {
 	p := s.page(c, "", "")
 	sub := s.Bus.Subscribe(256, nil)
-	c.Set(fiber.HeaderContentType, "text/event-stream")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	c.Set(fiber.HeaderConnection, "keep-alive")
-	c.Set("X-Accel-Buffering", "no")
-	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
+	// One sample of room: a stream that is late gets the newest state anyway.
+	samples := s.Sampler.Subscribe(1)
+	streamSSE(c, func(w *sseWriter) {
 		defer sub.Close()
+		defer samples.Close()
 		st := &sseState{s: s, page: p, w: w, dirty: map[events.Event]bool{}}
 		if st.sendAll() != nil {
 			return
@@ -43,7 +40,12 @@ func (s *Server) eventStream(c *fiber.Ctx) error {
 			case <-s.done:
 				return
 			case <-keepAlive.C:
-				if _, err := w.WriteString(": keep-alive\n\n"); err != nil || w.Flush() != nil {
+				w.ping()
+				if w.flush() != nil {
+					return
+				}
+			case <-samples.C:
+				if st.sendSystem() != nil || w.flush() != nil {
 					return
 				}
 			case e, ok := <-sub.C:
@@ -70,14 +72,14 @@ func (s *Server) eventStream(c *fiber.Ctx) error {
 				}
 			}
 		}
-	}))
+	})
 	return nil
 }
 
 type sseState struct {
 	s     *Server
 	page  views.Page
-	w     *bufio.Writer
+	w     *sseWriter
 	dirty map[events.Event]bool // keyed by App and Instance only
 	buf   bytes.Buffer
 }
@@ -87,11 +89,23 @@ func (st *sseState) mark(e events.Event) {
 }
 
 func (st *sseState) sendAll() error {
+	if err := st.sendSystem(); err != nil {
+		return err
+	}
 	clear(st.dirty)
 	for _, spec := range st.s.Config.Apps {
 		st.dirty[events.Event{App: spec.Name}] = true
 	}
 	return st.sendDirty()
+}
+
+// sendSystem refreshes the deployex and host cards; the caller flushes.
+func (st *sseState) sendSystem() error {
+	sys := st.s.system()
+	if err := st.send("deployex-card", views.SelfCard(sys.Self, time.Now())); err != nil {
+		return err
+	}
+	return st.send("host-card", views.HostCard(sys.Host))
 }
 
 // sendDirty renders every marked app once; an app-wide mark refreshes its
@@ -131,22 +145,15 @@ func (st *sseState) sendDirty() error {
 			}
 		}
 	}
-	return st.w.Flush()
+	return st.w.flush()
 }
 
-// send writes one SSE event whose data is the rendered component; every line
-// of the HTML gets its own data: prefix, as the protocol requires.
+// send writes one SSE event whose data is the rendered component.
 func (st *sseState) send(name string, comp templ.Component) error {
 	st.buf.Reset()
 	if err := comp.Render(context.Background(), &st.buf); err != nil {
 		return err
 	}
-	st.w.WriteString("event: " + name + "\n")
-	for _, line := range bytes.Split(st.buf.Bytes(), []byte("\n")) {
-		st.w.WriteString("data: ")
-		st.w.Write(line)
-		st.w.WriteByte('\n')
-	}
-	_, err := st.w.WriteString("\n")
-	return err
+	st.w.event(name, st.buf.Bytes())
+	return nil
 }

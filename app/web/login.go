@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -49,6 +50,7 @@ func (s *Server) login(c *fiber.Ctx) error {
 	s.sessions.Remove(ctx, sessCSRF)
 	s.sessions.Put(ctx, sessUser, u.Username)
 	s.sessions.Put(ctx, sessPass, auth.Fingerprint(u.PasswordHash))
+	s.sessions.Put(ctx, sessSeen, time.Now())
 	s.audit(c, u.Username, "login", "", "ok", "from "+c.IP())
 	return c.Redirect("/", fiber.StatusSeeOther)
 }

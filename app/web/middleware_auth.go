@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,16 +18,28 @@ const (
 	localRole = "role"
 )
 
-// requireUser admits a logged-in user whose account still exists and whose
-// password has not changed since login; the role is read fresh on every
-// request so a change takes effect at once.
+// seenRefresh is how stale a session's last-seen time may get before it is
+// written again: the idle timeout is enforced here rather than by scs, which
+// would write the session to SQLite on every request.
+const seenRefresh = time.Minute
+
+// requireUser admits a logged-in user whose session is not idle, whose
+// account still exists and whose password has not changed since login; the
+// role is read fresh on every request so a change takes effect at once.
 func (s *Server) requireUser(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	name := s.sessions.GetString(ctx, sessUser)
+	now := time.Now()
+	if seen := s.sessions.GetTime(ctx, sessSeen); name != "" && now.Sub(seen) > s.Config.SessionIdle {
+		name = "" // idle too long: treated like a deleted user below
+	}
 	if name != "" {
 		u, err := s.Store.GetUserByName(ctx, name)
 		switch {
 		case err == nil && auth.Fingerprint(u.PasswordHash) == s.sessions.GetString(ctx, sessPass):
+			if now.Sub(s.sessions.GetTime(ctx, sessSeen)) > seenRefresh {
+				s.sessions.Put(ctx, sessSeen, now)
+			}
 			// Pages behind a login must not linger in shared caches or the back button.
 			c.Set(fiber.HeaderCacheControl, "no-store")
 			c.Locals(localUser, u.Username)
@@ -35,7 +48,9 @@ func (s *Server) requireUser(c *fiber.Ctx) error {
 		case err != nil && !errors.Is(err, sql.ErrNoRows):
 			return err
 		}
-		// Deleted user or reset password: this session is over.
+	}
+	if s.sessions.GetString(ctx, sessUser) != "" {
+		// Idle, deleted user or reset password: this session is over.
 		if err := s.sessions.Destroy(ctx); err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/gob"
 	"net/http"
 	"strings"
 	"time"
@@ -14,7 +15,12 @@ const (
 	sessUser = "user"
 	sessPass = "pwfp" // fingerprint of the password hash at login
 	sessCSRF = "csrf"
+	sessSeen = "seen" // last request, for the idle timeout
 )
+
+// scs stores session values with encoding/gob, which must know the concrete
+// types held in its map of interfaces.
+func init() { gob.Register(time.Time{}) }
 
 // localSession marks requests that went through loadSession.
 const localSession = "session"

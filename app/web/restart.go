@@ -18,13 +18,9 @@ const restartTimeout = 10 * time.Minute
 // It answers at once (303 for the page, 202 for the API); the card shows the
 // progress live and the supervisor writes the audit entry.
 func (s *Server) restartInstance(c *fiber.Ctx) error {
-	spec, err := s.appParam(c)
+	spec, n, err := s.instanceParam(c)
 	if err != nil {
 		return err
-	}
-	n, err := strconv.Atoi(c.Params("n"))
-	if err != nil || n < 1 || n > spec.Replicas {
-		return fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("%s has no replica %q", spec.Name, c.Params("n")))
 	}
 	who := actor(c)
 	s.background(func(ctx context.Context) error { return s.Fleet.Restart(ctx, spec.Name, n, who) },
@@ -51,6 +47,19 @@ func (s *Server) appParam(c *fiber.Ctx) (app.Spec, error) {
 		return spec, fiber.NewError(fiber.StatusNotFound, "unknown app "+c.Params("app"))
 	}
 	return spec, nil
+}
+
+// instanceParam resolves the :app and :n route parameters to a configured replica.
+func (s *Server) instanceParam(c *fiber.Ctx) (app.Spec, int, error) {
+	spec, err := s.appParam(c)
+	if err != nil {
+		return spec, 0, err
+	}
+	n, err := strconv.Atoi(c.Params("n"))
+	if err != nil || n < 1 || n > spec.Replicas {
+		return spec, 0, fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("%s has no replica %q", spec.Name, c.Params("n")))
+	}
+	return spec, n, nil
 }
 
 // background runs a long action after the request returns, logging its failure.

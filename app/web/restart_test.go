@@ -20,6 +20,11 @@ type apiInstance struct {
 	OSPid          int    `json:"os_pid"`
 	ForcedRestarts int    `json:"forced_restarts"`
 	CrashRestarts  int    `json:"crash_restarts"`
+	Version        string `json:"version"`
+	LastDeployment *struct {
+		Version string `json:"version"`
+		Result  string `json:"result"`
+	} `json:"last_deployment"`
 }
 
 // startWithRelease runs deployex supervising two replicas of the real Erlang

@@ -20,7 +20,12 @@ import (
 	"deployex/app"
 	"deployex/app/auth"
 	"deployex/app/config"
+	"deployex/app/deployer"
 	"deployex/app/events"
+	"deployex/app/hostinfo"
+	"deployex/app/logtail"
+	"deployex/app/nodes"
+	"deployex/app/otp"
 	"deployex/db"
 	"deployex/static"
 )
@@ -33,14 +38,32 @@ type Fleet interface {
 	RestartApp(ctx context.Context, appName, actor string) error
 }
 
+// Deployments is what the web asks of the deployer.
+type Deployments interface {
+	Status(appName string) deployer.Status
+	SetMode(ctx context.Context, appName string, mode app.Mode, version, actor string) error
+	ClearGhost(ctx context.Context, appName, version, actor string) error
+	Choices(ctx context.Context, appName string) ([]deployer.Choice, error)
+}
+
+// Nodes is deployex's own OTP node as the web sees it (package nodes).
+type Nodes interface {
+	Self() nodes.Self
+	Info(ctx context.Context, appName string, n int) (otp.NodeInfo, error)
+}
+
 // Deps are the parts the web server reads from and talks to.
 type Deps struct {
-	Config  *config.Config
-	Store   *db.Store
-	Fleet   Fleet
-	Bus     *events.Bus
-	Log     *slog.Logger
-	Version string
+	Config   *config.Config
+	Store    *db.Store
+	Fleet    Fleet
+	Nodes    Nodes // nil when DEPLOYEX_OTP_DISTRIBUTION is false
+	Deployer Deployments
+	Bus      *events.Bus
+	Log      *slog.Logger
+	Version  string
+	Sampler  *hostinfo.Sampler // host and deployex vitals, already running
+	Tailer   *logtail.Tailer   // follows the replicas' log files for every viewer
 }
 
 // Server is the configured Fiber app.
@@ -52,16 +75,18 @@ type Server struct {
 	limiter  *auth.Limiter
 	started  time.Time
 	done     chan struct{} // closed at shutdown so streams end at once
+	logHTML  *logHTMLCache // live log lines rendered once for every viewer
 }
 
 // New builds the server and its routes.
 func New(d Deps) *Server {
-	s := &Server{Deps: d, limiter: auth.NewLimiter(5, time.Minute), started: time.Now(), done: make(chan struct{})}
+	s := &Server{Deps: d, limiter: auth.NewLimiter(5, time.Minute), started: time.Now(), done: make(chan struct{}),
+		logHTML: newLogHTMLCache()}
 	s.store = sqlite3store.NewWithCleanupInterval(d.Store.DB, 10*time.Minute)
 	s.sessions = scs.New()
 	s.sessions.Store = s.store
 	s.sessions.Lifetime = d.Config.SessionMax
-	s.sessions.IdleTimeout = d.Config.SessionIdle
+	// The idle timeout is checked in requireUser (see seenRefresh).
 	s.sessions.Cookie.Name = "deployex_session"
 	s.sessions.Cookie.HttpOnly = true
 	s.sessions.Cookie.SameSite = http.SameSiteLaxMode
@@ -98,7 +123,11 @@ func (s *Server) routes() {
 	api.Get("/apps", s.apiApps)
 	api.Get("/apps/:app/versions", s.apiVersions)
 	api.Post("/apps/:app/instances/:n/restart", operator, s.restartInstance)
+	api.Get("/apps/:app/instances/:n/info", s.apiNodeInfo)
 	api.Post("/apps/:app/restart", operator, s.restartApp)
+	api.Put("/apps/:app/mode", operator, s.setMode)
+	api.Delete("/apps/:app/ghosts/:version", operator, s.clearGhost)
+	api.Delete("/apps/:app/ghosts", operator, s.clearGhost)
 	api.Use(s.notFound) // JSON 404s instead of falling through to the login redirect
 
 	f.Get("/metrics", s.tokenOrSession, s.requireUserUnlessToken, s.metrics)
@@ -112,8 +141,21 @@ func (s *Server) routes() {
 	user.Get("/", s.dashboard)
 	user.Get("/audit", s.auditLog)
 	user.Get("/events", s.eventStream)
+	user.Get("/host", s.hostPage)
+	user.Get("/host/history", s.hostHistory)
+	user.Get("/host/live", s.hostLive)
+	user.Get("/logs", s.logsFollow)
+	user.Get("/logs/live", s.logsFollowLive)
+	user.Get("/apps/:app/instances/:n/logs/:stream", s.logPage)
+	user.Get("/apps/:app/instances/:n/logs/:stream/live", s.logLive)
+	user.Get("/apps/:app/instances/:n/logs/:stream/download", s.logDownload)
 	user.Post("/apps/:app/instances/:n/restart", operator, s.restartInstance)
 	user.Post("/apps/:app/restart", operator, s.restartApp)
+	user.Get("/apps/:app/versions", s.versionsPage)
+	user.Post("/apps/:app/mode", operator, s.setMode)
+	user.Get("/apps/:app/ghosts", s.ghostsPage)
+	user.Post("/apps/:app/ghosts/:version/delete", operator, s.clearGhost)
+	user.Post("/apps/:app/ghosts/delete", operator, s.clearGhost)
 	user.Get("/users", admin, s.userList)
 	user.Post("/users", admin, s.userCreate)
 	user.Post("/users/:name/password", admin, s.userPassword)

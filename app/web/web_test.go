@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -342,5 +343,22 @@ func TestMetricsNeedTokenOrSession(t *testing.T) {
 	c.MustLogin("admin", adminPass)
 	if r := c.Get("/metrics"); r.Status != 200 || !strings.Contains(r.Body, "deployex_uptime_seconds") {
 		t.Fatalf("metrics with a session: %d", r.Status)
+	}
+}
+
+func TestIdleSessionsExpireWithoutAWritePerRequest(t *testing.T) {
+	a := testapp.Start(t, map[string]string{"DEPLOYEX_SESSION_IDLE_TIMEOUT_MS": "1500"})
+	c := a.Client(t)
+	c.MustLogin("admin", adminPass)
+	c.Get("/") // creates the page's CSRF token: one write
+	for i := 0; i < 3; i++ {
+		r := c.Get("/")
+		if r.Status != 200 || r.Header.Get("Set-Cookie") != "" {
+			t.Fatalf("request %d: %d, Set-Cookie %q: a plain page view must not rewrite the session", i, r.Status, r.Header.Get("Set-Cookie"))
+		}
+	}
+	time.Sleep(1700 * time.Millisecond)
+	if r := c.Get("/"); r.Status != http.StatusSeeOther {
+		t.Fatalf("after the idle timeout: %d, want the login redirect", r.Status)
 	}
 }

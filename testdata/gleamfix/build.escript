@@ -12,8 +12,9 @@ main([OutTar]) ->
     Vsn = os:getenv("FIXTURE_VSN", "0.1.0"),
     Env = [{crash_at_boot, os:getenv("FIXTURE_CRASH_AT_BOOT", "false") =:= "true"},
            {exit_after_ms, list_to_integer(os:getenv("FIXTURE_EXIT_AFTER_MS", "0"))}],
-    package(Ship, gleamfix, "src", Vsn, [fixture_server], Env),
-    package(Ship, fixture_server, "../shared", "1.0.0", [], []),
+    Opts = [{d, 'FIXTURE_VSN', Vsn}],
+    package(Ship, gleamfix, "src", Vsn, [fixture_server], Env, Opts),
+    package(Ship, fixture_server, "../shared", "1.0.0", [], [], Opts),
     {ok, _} = file:copy("entrypoint.sh", filename:join(Ship, "entrypoint.sh")),
     ok = file:change_mode(filename:join(Ship, "entrypoint.sh"), 8#755),
     Files = [{F, filename:join(Ship, F)} || F <- filelib:wildcard("*", Ship)],
@@ -22,11 +23,11 @@ main(_) ->
     io:format(standard_error, "usage: escript build.escript OUT.tar.gz~n", []),
     halt(2).
 
-package(Ship, App, SrcDir, Vsn, Deps, Env) ->
+package(Ship, App, SrcDir, Vsn, Deps, Env, Opts) ->
     Ebin = filename:join([Ship, App, "ebin"]),
     ok = filelib:ensure_dir(filename:join(Ebin, "x")),
     Mods = [begin
-                {ok, Mod} = compile:file(Src, [{outdir, Ebin}, debug_info, report]),
+                {ok, Mod} = compile:file(Src, [{outdir, Ebin}, debug_info, report | Opts]),
                 Mod
             end || Src <- filelib:wildcard(filename:join(SrcDir, "*.erl"))],
     AppSpec = {application, App,

@@ -2,6 +2,9 @@
 %% runs Erlang code (erlfix, gleamfix). One line in, one line out, on
 %% 127.0.0.1:$PORT:
 %%   version        -> the application's vsn (follows hot upgrades)
+%%   code_version   -> the version this module was built for (?FIXTURE_VSN):
+%%                     changes only when new code is loaded, so a test can
+%%                     tell a hot code change from new application data
 %%   os_pid         -> the VM's OS pid
 %%   node           -> node()
 %%   crash          -> the VM halts with status 1 at once, no answer
@@ -41,12 +44,17 @@ exit_after(App, Ms) ->
     io:format(standard_error, "~s exiting after ~b ms as built~n", [App, Ms]),
     erlang:halt(1).
 
-%% Fully qualified calls so a hot upgrade moves the loops onto new code.
+%% Fully qualified calls so a hot upgrade moves the loops onto new code; the
+%% accept timeout makes the idle loop move within a second.
 accept(App, Listen) ->
-    {ok, Sock} = gen_tcp:accept(Listen),
-    Pid = spawn(fun() -> receive go -> ?MODULE:serve(App, Sock) end end),
-    ok = gen_tcp:controlling_process(Sock, Pid),
-    Pid ! go,
+    case gen_tcp:accept(Listen, 1000) of
+        {ok, Sock} ->
+            Pid = spawn(fun() -> receive go -> ?MODULE:serve(App, Sock) end end),
+            ok = gen_tcp:controlling_process(Sock, Pid),
+            Pid ! go;
+        {error, timeout} ->
+            ok
+    end,
     ?MODULE:accept(App, Listen).
 
 serve(App, Sock) ->
@@ -61,6 +69,8 @@ serve(App, Sock) ->
 reply(App, <<"version">>) ->
     {ok, Vsn} = application:get_key(App, vsn),
     Vsn;
+reply(_App, <<"code_version">>) ->
+    ?FIXTURE_VSN;
 reply(_App, <<"os_pid">>) ->
     os:getpid();
 reply(_App, <<"node">>) ->

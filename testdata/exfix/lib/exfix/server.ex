@@ -2,10 +2,14 @@ defmodule Exfix.Server do
   @moduledoc """
   The behaviour deployex's tests drive; the same line protocol as
   testdata/shared/fixture_server.erl, on 127.0.0.1:$PORT:
-  version, os_pid, node, crash, ignore_term, print <text>.
+  version, code_version, os_pid, node, crash, ignore_term, print <text>.
   Build-time variants: `crash_at_boot` and `exit_after_ms` in the app env.
   """
   use Task, restart: :permanent
+
+  # Changes only when this module's new code is loaded (a hot upgrade), unlike
+  # the application's vsn, which release_handler updates with the app data.
+  @code_version Mix.Project.config()[:version]
 
   def start_link(_) do
     vsn = Application.spec(:exfix, :vsn)
@@ -35,12 +39,19 @@ defmodule Exfix.Server do
     System.halt(1)
   end
 
-  # Fully qualified calls so a hot upgrade moves the loops onto new code.
+  # Fully qualified calls so a hot upgrade moves the loops onto new code; the
+  # accept timeout makes the idle loop move within a second.
   def accept(listen) do
-    {:ok, sock} = :gen_tcp.accept(listen)
-    pid = spawn(fn -> receive do: (:go -> __MODULE__.serve(sock)) end)
-    :ok = :gen_tcp.controlling_process(sock, pid)
-    send(pid, :go)
+    case :gen_tcp.accept(listen, 1000) do
+      {:ok, sock} ->
+        pid = spawn(fn -> receive do: (:go -> __MODULE__.serve(sock)) end)
+        :ok = :gen_tcp.controlling_process(sock, pid)
+        send(pid, :go)
+
+      {:error, :timeout} ->
+        :ok
+    end
+
     __MODULE__.accept(listen)
   end
 
@@ -56,6 +67,7 @@ defmodule Exfix.Server do
   end
 
   defp reply("version"), do: to_string(Application.spec(:exfix, :vsn))
+  defp reply("code_version"), do: @code_version
   defp reply("os_pid"), do: System.pid()
   defp reply("node"), do: Atom.to_string(node())
   defp reply("crash"), do: System.halt(1)

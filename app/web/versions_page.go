@@ -1,0 +1,44 @@
+package web
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"deployex/db"
+	"deployex/views"
+)
+
+// versionsPage shows an app's deployment history and the set-version form.
+func (s *Server) versionsPage(c *fiber.Ctx) error {
+	spec, err := s.appParam(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	v, err := s.appView(ctx, spec)
+	if err != nil {
+		return err
+	}
+	rows, err := s.Store.ListDeployments(ctx, db.ListDeploymentsParams{App: spec.Name, Limit: historyLimit})
+	if err != nil {
+		return err
+	}
+	history := make([]views.Deployment, len(rows))
+	for i, r := range rows {
+		history[i] = deploymentView(r)
+	}
+	var choices []views.VersionChoice
+	var listErr string
+	if s.page(c, "", "").CanOperate() {
+		all, err := s.Deployer.Choices(ctx, spec.Name)
+		if err != nil {
+			listErr = err.Error()
+		}
+		// Only what the bucket holds can be deployed: history alone has no tarball.
+		for _, ch := range all {
+			if ch.InBucket {
+				choices = append(choices, views.VersionChoice{Version: ch.Version, InBucket: true, Deployed: ch.Deployed})
+			}
+		}
+	}
+	return render(c, fiber.StatusOK, views.Versions(s.page(c, spec.Name+" versions", "dashboard"), v, choices, history, listErr))
+}

@@ -1,0 +1,121 @@
+// Host charts: CPU and memory over the last hour, drawn with the vendored
+// uPlot. The history comes from data-history (JSON columns) and new samples
+// from the data-live SSE stream; samples that arrive before the history are
+// held, and joined to it by time, so none is lost or drawn twice.
+(function () {
+  "use strict";
+  var root = document.getElementById("host-charts");
+  if (!root || !window.uPlot || !window.fetch || !window.EventSource) {
+    return;
+  }
+  var hour = 3600; // seconds of history the server keeps
+  var gib = 1024 * 1024 * 1024;
+  var data = { t: [], cpu: [], used: [], total: [] };
+  var early = []; // live samples that came before the history
+  var charts = [];
+
+  function css(name) {
+    return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  }
+
+  function add(p) {
+    var n = data.t.length;
+    if (n > 0 && p.t <= data.t[n - 1]) {
+      return; // already in the history
+    }
+    data.t.push(p.t);
+    data.cpu.push(p.cpu);
+    data.used.push(p.mem_used / gib);
+    data.total.push(p.mem_total / gib);
+    var cut = 0;
+    while (data.t[cut] < p.t - hour) {
+      cut++;
+    }
+    if (cut > 0) {
+      Object.keys(data).forEach(function (k) {
+        data[k].splice(0, cut);
+      });
+    }
+  }
+
+  // The chart fills its box, whose width the stylesheet decides.
+  function width(el) {
+    return Math.max(280, el.clientWidth);
+  }
+
+  function chart(el, series, yRange, unit) {
+    var opts = {
+      width: width(el),
+      height: 220,
+      scales: { x: { time: true }, y: { range: yRange } },
+      series: [{}].concat(series),
+      axes: [
+        { stroke: css("--muted") },
+        {
+          stroke: css("--muted"),
+          size: 60,
+          values: function (u, vals) {
+            return vals.map(function (v) {
+              return v + " " + unit;
+            });
+          },
+        },
+      ],
+    };
+    return new uPlot(opts, [[]].concat(series.map(function () { return []; })), el);
+  }
+
+  function draw() {
+    charts[0].setData([data.t, data.cpu]);
+    charts[1].setData([data.t, data.used, data.total]);
+  }
+
+  function start(history) {
+    for (var i = 0; i < history.t.length; i++) {
+      add({ t: history.t[i], cpu: history.cpu[i], mem_used: history.mem_used[i], mem_total: history.mem_total[i] });
+    }
+    early.forEach(add);
+    early = null;
+    charts.push(chart(document.getElementById("chart-cpu"),
+      [{ label: "CPU", stroke: css("--accent"), width: 1.5, value: function (u, v) { return v == null ? "—" : v.toFixed(1) + " %"; } }],
+      [0, 100], "%"));
+    charts.push(chart(document.getElementById("chart-mem"),
+      [
+        { label: "used", stroke: css("--info"), width: 1.5, value: function (u, v) { return v == null ? "—" : v.toFixed(2) + " GiB"; } },
+        { label: "total", stroke: css("--muted"), dash: [4, 4], width: 1, value: function (u, v) { return v == null ? "—" : v.toFixed(2) + " GiB"; } },
+      ],
+      function (u, lo, hi) { return [0, Math.max(hi, 0.1)]; }, "GiB"));
+    draw();
+    root.dataset.ready = "true"; // lets the browser tests wait for the charts
+    window.addEventListener("resize", function () {
+      charts.forEach(function (c) {
+        c.setSize({ width: width(c.root.parentNode), height: 220 });
+      });
+    });
+  }
+
+  var live = new EventSource(root.dataset.live);
+  live.addEventListener("sample", function (ev) {
+    var p = JSON.parse(ev.data);
+    if (early) {
+      early.push(p);
+      return;
+    }
+    add(p);
+    draw();
+  });
+  fetch(root.dataset.history, { credentials: "same-origin" })
+    .then(function (r) {
+      if (!r.ok) {
+        throw new Error("history: HTTP " + r.status);
+      }
+      return r.json();
+    })
+    .then(start)
+    .catch(function (err) {
+      var p = document.createElement("p");
+      p.className = "error";
+      p.textContent = "The charts could not load: " + err.message;
+      root.appendChild(p);
+    });
+})();
