@@ -14,8 +14,8 @@ import (
 
 	"deployex/app"
 	"deployex/app/config"
-	"deployex/app/hostinfo"
 	"deployex/app/events"
+	"deployex/app/hostinfo"
 	"deployex/app/internal/fixture"
 	"deployex/db"
 )
