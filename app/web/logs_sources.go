@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
-	"strconv"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -47,13 +46,9 @@ type logRef struct {
 }
 
 func (s *Server) logParam(c *fiber.Ctx) (logRef, error) {
-	spec, err := s.appParam(c)
+	spec, n, err := s.instanceParam(c)
 	if err != nil {
 		return logRef{}, err
-	}
-	n, err := strconv.Atoi(c.Params("n"))
-	if err != nil || n < 1 || n > spec.Replicas {
-		return logRef{}, fiber.NewError(fiber.StatusNotFound, fmt.Sprintf("%s has no replica %q", spec.Name, c.Params("n")))
 	}
 	stream := c.Params("stream")
 	if !slices.Contains(logStreams, stream) {

@@ -24,7 +24,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -42,6 +41,7 @@ import (
 	"time"
 
 	"deployex/app/hostinfo"
+	"deployex/bench/internal/benchkit"
 )
 
 const replicas = 3
@@ -59,7 +59,7 @@ func main() {
 	flag.Parse()
 
 	if *writeTo != "" {
-		check(write(*writeTo, *rate, *duration))
+		check(benchkit.WriteLogStorm(*writeTo, *rate, *duration))
 		return
 	}
 	if *bin == "" || *tarball == "" {
@@ -96,14 +96,14 @@ func start(bin, tarball string) (*deployex, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &deployex{port: freePorts(replicas), logDir: filepath.Join(tmp, "log")}
+	d := &deployex{port: benchkit.FreePorts(replicas), logDir: filepath.Join(tmp, "log")}
 	for n := 1; n <= replicas; n++ {
-		if err := unpack(tarball, filepath.Join(tmp, "data/varlib/service/erlfix", strconv.Itoa(n), "current")); err != nil {
+		if err := benchkit.Unpack(tarball, filepath.Join(tmp, "data/varlib/service/erlfix", strconv.Itoa(n), "current")); err != nil {
 			os.RemoveAll(tmp)
 			return nil, err
 		}
 	}
-	epmd, stopEPMD, err := startEPMD()
+	epmd, stopEPMD, err := benchkit.StartEPMD()
 	if err != nil {
 		os.RemoveAll(tmp)
 		return nil, err
@@ -116,7 +116,7 @@ func start(bin, tarball string) (*deployex, error) {
 		stopEPMD()
 		os.RemoveAll(tmp)
 	}
-	httpPort := freePorts(1)
+	httpPort := benchkit.FreePorts(1)
 	d.url = "http://127.0.0.1:" + strconv.Itoa(httpPort)
 	d.cmd = exec.Command(bin, "serve", "--stop-apps-on-exit")
 	d.cmd.Env = append(os.Environ(),
@@ -150,7 +150,7 @@ func start(bin, tarball string) (*deployex, error) {
 		return nil, fmt.Errorf("%w; deployex said:\n%s", err, said)
 	}
 	for n := 1; n <= replicas; n++ {
-		if _, err := waitServing(d.port+n-1, 0, 60*time.Second); err != nil {
+		if _, err := benchkit.WaitServing(d.port+n-1, 0, 60*time.Second); err != nil {
 			d.stop()
 			return nil, err
 		}
@@ -261,7 +261,7 @@ func fanOut(d *deployex, clients, rounds int) error {
 	connected.Wait()
 	fmt.Printf("\n== fan-out: %d SSE clients on /events, kill -9 of erlfix-1's VM, %d rounds\n", clients, rounds)
 	for r := 0; r < rounds; r++ {
-		pid, err := osPid(d.port)
+		pid, err := benchkit.OSPid(d.port)
 		if err != nil {
 			return err
 		}
@@ -295,15 +295,15 @@ func fanOut(d *deployex, clients, rounds int) error {
 			firsts = append(firsts, slices.Min(round))
 		}
 		fmt.Printf("round %d: %d/%d clients updated after the kill: first %s, p50 %s p99 %s max %s\n", r+1, len(round), clients,
-			pct(round, 0), pct(round, 50), pct(round, 99), pct(round, 100))
-		if _, err := waitServing(d.port, pid, 30*time.Second); err != nil {
+			benchkit.Pct(round, 0), benchkit.Pct(round, 50), benchkit.Pct(round, 99), benchkit.Pct(round, 100))
+		if _, err := benchkit.WaitServing(d.port, pid, 30*time.Second); err != nil {
 			return err
 		}
 	}
 	fmt.Printf("all rounds: %d deliveries (of %d), kill to card p50 %s p99 %s max %s (target p99 ≤ 200ms)\n",
-		len(samples), clients*rounds, pct(samples, 50), pct(samples, 99), pct(samples, 100))
+		len(samples), clients*rounds, benchkit.Pct(samples, 50), benchkit.Pct(samples, 99), benchkit.Pct(samples, 100))
 	fmt.Printf("of which the supervisor noticing the exit and the first client served: p50 %s max %s\n",
-		pct(firsts, 50), pct(firsts, 100))
+		benchkit.Pct(firsts, 50), benchkit.Pct(firsts, 100))
 	return nil
 }
 
@@ -442,119 +442,4 @@ func logStorm(d *deployex, viewers, stalled, rate int, duration time.Duration) e
 	fmt.Printf("12 s after the storm: RSS %.1f MB; %d of %d never-reading clients dropped by deployex\n",
 		float64(p.RSS)/(1<<20), dropped, stalled)
 	return nil
-}
-
-// write appends rate lines per second in 10 ms batches, like a busy Phoenix
-// app logging requests with colours.
-func write(path string, rate int, d time.Duration) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	const tick = 10 * time.Millisecond
-	buf := make([]byte, 0, rate/100*160)
-	n := 0
-	start := time.Now()
-	for t := time.NewTicker(tick); time.Since(start) < d; <-t.C {
-		buf = buf[:0]
-		// Catch up after a late tick so the average rate holds.
-		for due := int(time.Since(start) * time.Duration(rate) / time.Second); n < due; n++ {
-			buf = fmt.Appendf(buf, "%s [info] \x1b[36mGET /api/orders/%d\x1b[0m 200 in %dµs request_id=F%014x <ok>\n",
-				time.Now().UTC().Format(time.RFC3339Nano), n, n%997, n)
-		}
-		if _, err := f.Write(buf); err != nil {
-			return err
-		}
-	}
-	fmt.Printf("writer: wrote %d lines in %.1fs\n", n, time.Since(start).Seconds())
-	return nil
-}
-
-// waitServing waits for a VM other than old to answer on port; it returns its pid.
-func waitServing(port, old int, timeout time.Duration) (int, error) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if pid, err := osPid(port); err == nil && pid != old {
-			return pid, nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("nothing answered on port %d within %s", port, timeout)
-}
-
-// osPid asks the fixture on port for its VM's pid (the fixture's line protocol).
-func osPid(port int) (int, error) {
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("os_pid\n")); err != nil {
-		return 0, err
-	}
-	reply, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(reply))
-}
-
-func unpack(tarball, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if out, err := exec.Command("tar", "-xzf", tarball, "-C", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("unpack: %v: %s", err, out)
-	}
-	return nil
-}
-
-// startEPMD runs a private epmd so the nodes stay off the machine's.
-func startEPMD() (port int, stop func(), err error) {
-	port = freePorts(1)
-	cmd := exec.Command("epmd", "-port", strconv.Itoa(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return 0, nil, err
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	for i := 0; i < 500; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			return port, stop, nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	stop()
-	return 0, nil, fmt.Errorf("epmd did not listen on %d", port)
-}
-
-// freePorts finds n consecutive free ports below the ephemeral range.
-func freePorts(n int) int {
-	for {
-		base := 20000 + rand.IntN(12000-n)
-		var held []net.Listener
-		for p := base; p < base+n; p++ {
-			if l, err := net.Listen("tcp", ":"+strconv.Itoa(p)); err == nil {
-				held = append(held, l)
-			}
-		}
-		for _, l := range held {
-			l.Close()
-		}
-		if len(held) == n {
-			return base
-		}
-	}
-}
-
-func pct(ds []time.Duration, p int) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[(len(s)-1)*p/100].Round(100 * time.Microsecond).String()
 }

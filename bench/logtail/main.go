@@ -23,6 +23,7 @@ import (
 
 	"deployex/app/hostinfo"
 	"deployex/app/logtail"
+	"deployex/bench/internal/benchkit"
 )
 
 func main() {
@@ -35,7 +36,7 @@ func main() {
 	flag.Parse()
 
 	if *writeTo != "" {
-		if err := write(*writeTo, *rate, *duration); err != nil {
+		if err := benchkit.WriteLogStorm(*writeTo, *rate, *duration); err != nil {
 			fmt.Fprintln(os.Stderr, "writer:", err)
 			os.Exit(1)
 		}
@@ -49,34 +50,6 @@ func main() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-}
-
-// write appends rate lines per second in 10 ms batches, like a busy Phoenix
-// app logging requests with colours.
-func write(path string, rate int, d time.Duration) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	const tick = 10 * time.Millisecond
-	perTick := rate * int(tick) / int(time.Second)
-	buf := make([]byte, 0, perTick*160)
-	n := 0
-	start := time.Now()
-	for t := time.NewTicker(tick); time.Since(start) < d; <-t.C {
-		buf = buf[:0]
-		// Catch up after a late tick so the average rate holds.
-		for due := int(time.Since(start) * time.Duration(rate) / time.Second); n < due; n++ {
-			buf = fmt.Appendf(buf, "%s [info] \x1b[36mGET /api/orders/%d\x1b[0m 200 in %dµs request_id=F%014x <ok>\n",
-				time.Now().UTC().Format(time.RFC3339Nano), n, n%997, n)
-		}
-		if _, err := f.Write(buf); err != nil {
-			return err
-		}
-	}
-	fmt.Printf("writer: wrote %d lines in %.1fs\n", n, time.Since(start).Seconds())
-	return nil
 }
 
 type viewer struct {

@@ -14,12 +14,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,6 +25,7 @@ import (
 	"deployex/app/config"
 	"deployex/app/events"
 	"deployex/app/supervisor"
+	"deployex/bench/internal/benchkit"
 	"deployex/db"
 )
 
@@ -61,7 +59,11 @@ func run(tarball string, replicas, rounds, svRounds int, withSV bool) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	stopEPMD, err := startEPMD()
+	epmd, stopEPMD, err := benchkit.StartEPMD()
+	if err == nil {
+		// The nodes both supervisors start inherit it.
+		os.Setenv("ERL_EPMD_PORT", strconv.Itoa(epmd))
+	}
 	if err != nil {
 		return err
 	}
@@ -82,13 +84,13 @@ func run(tarball string, replicas, rounds, svRounds int, withSV bool) error {
 	fmt.Printf("%-12s %10s %8s %22s %22s\n", "supervisor", "RSS", "rounds", "respawn p50 / max", "serving again p50")
 	for _, r := range results {
 		fmt.Printf("%-12s %7.1f MB %8d %10s / %-10s %22s\n", r.name, float64(r.rssKB)/1024, len(r.respawn),
-			pct(r.respawn, 50), pct(r.respawn, 100), pct(r.serving, 50))
+			benchkit.Pct(r.respawn, 50), benchkit.Pct(r.respawn, 100), benchkit.Pct(r.serving, 50))
 	}
 	return nil
 }
 
 func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
-	base := freePorts(replicas)
+	base := benchkit.FreePorts(replicas)
 	env := map[string]string{
 		"DEPLOYEX_DATA_DIR":                   tmp + "/deployex",
 		"DEPLOYEX_LOG_DIR":                    tmp + "/deployex/log",
@@ -105,7 +107,7 @@ func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
 		return result{}, err
 	}
 	for n := 1; n <= replicas; n++ {
-		if err := unpack(tarball, filepath.Join(cfg.ServiceDir("erlfix", n), "current")); err != nil {
+		if err := benchkit.Unpack(tarball, filepath.Join(cfg.ServiceDir("erlfix", n), "current")); err != nil {
 			return result{}, err
 		}
 	}
@@ -127,7 +129,7 @@ func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
 	}()
 
 	for n := 1; n <= replicas; n++ {
-		if _, err := waitServing(base+n-1, 0, 60*time.Second); err != nil {
+		if _, err := benchkit.WaitServing(base+n-1, 0, 60*time.Second); err != nil {
 			return result{}, err
 		}
 	}
@@ -157,12 +159,12 @@ func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
 		}
 	}
 	fmt.Printf("deployex events: exit recorded p50 %s, new process running p50 %s (after kill -9)\n",
-		pct(noticed, 50), pct(spawned, 50))
+		benchkit.Pct(noticed, 50), benchkit.Pct(spawned, 50))
 	return r, nil
 }
 
 func benchSupervisord(tmp, tarball string, replicas, rounds int) (result, error) {
-	base := freePorts(replicas)
+	base := benchkit.FreePorts(replicas)
 	dir := tmp + "/supervisord"
 	conf := fmt.Sprintf(`[supervisord]
 nodaemon=true
@@ -178,7 +180,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 `, dir)
 	for n := 1; n <= replicas; n++ {
 		rel := fmt.Sprintf("%s/%d", dir, n)
-		if err := unpack(tarball, rel); err != nil {
+		if err := benchkit.Unpack(tarball, rel); err != nil {
 			return result{}, err
 		}
 		conf += fmt.Sprintf(`
@@ -207,14 +209,14 @@ stderr_logfile=%[2]s-stderr.log
 		cmd.Wait()
 	}()
 	for n := 1; n <= replicas; n++ {
-		if _, err := waitServing(base+n-1, 0, 60*time.Second); err != nil {
+		if _, err := benchkit.WaitServing(base+n-1, 0, 60*time.Second); err != nil {
 			return result{}, err
 		}
 	}
 	time.Sleep(3 * time.Second)
 	r := result{name: "supervisord", rssKB: rssKB(cmd.Process.Pid)}
 	for i := 0; i < rounds; i++ {
-		old, err := osPid(base)
+		old, err := benchkit.OSPid(base)
 		if err != nil {
 			return r, err
 		}
@@ -237,7 +239,7 @@ func crashOnce(r *result, dir string, port, old int) (time.Time, error) {
 		return start, err
 	}
 	r.respawn = append(r.respawn, time.Since(start))
-	if _, err := waitServing(port, old, 60*time.Second); err != nil {
+	if _, err := benchkit.WaitServing(port, old, 60*time.Second); err != nil {
 		return start, err
 	}
 	r.serving = append(r.serving, time.Since(start))
@@ -275,37 +277,6 @@ func zombie(pid int) bool {
 	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
 }
 
-// waitServing waits for a VM other than old to answer on port; it returns its pid.
-func waitServing(port, old int, timeout time.Duration) (int, error) {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if pid, err := osPid(port); err == nil && pid != old {
-			return pid, nil
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return 0, fmt.Errorf("nothing answered on port %d within %s", port, timeout)
-}
-
-// osPid asks the fixture on port for its VM's pid (the fixture's line protocol).
-func osPid(port int) (int, error) {
-	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second)
-	if err != nil {
-		return 0, err
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(2 * time.Second))
-	if _, err := c.Write([]byte("os_pid\n")); err != nil {
-		return 0, err
-	}
-	buf := make([]byte, 32)
-	n, err := c.Read(buf)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(string(buf[:n])))
-}
-
 func rssKB(pid int) int {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
 	for _, line := range strings.Split(string(b), "\n") {
@@ -315,65 +286,4 @@ func rssKB(pid int) int {
 		}
 	}
 	return 0
-}
-
-func unpack(tarball, dir string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	if out, err := exec.Command("tar", "-xzf", tarball, "-C", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("unpack: %v: %s", err, out)
-	}
-	return nil
-}
-
-// startEPMD runs a private epmd for the run so the nodes stay off the
-// machine's epmd; stop ends it.
-func startEPMD() (stop func(), err error) {
-	port := freePorts(1)
-	cmd := exec.Command("epmd", "-port", strconv.Itoa(port))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	stop = func() { cmd.Process.Kill(); cmd.Wait() }
-	os.Setenv("ERL_EPMD_PORT", strconv.Itoa(port))
-	for i := 0; i < 500; i++ {
-		if c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
-			c.Close()
-			return stop, nil
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	stop()
-	return nil, fmt.Errorf("epmd did not listen on %d", port)
-}
-
-// freePorts finds n consecutive free ports below the ephemeral range.
-func freePorts(n int) int {
-	for {
-		base := 20000 + rand.IntN(12000-n)
-		var held []net.Listener
-		for p := base; p < base+n; p++ {
-			if l, err := net.Listen("tcp", ":"+strconv.Itoa(p)); err == nil {
-				held = append(held, l)
-			}
-		}
-		for _, l := range held {
-			l.Close()
-		}
-		if len(held) == n {
-			return base
-		}
-	}
-}
-
-func pct(ds []time.Duration, p int) string {
-	if len(ds) == 0 {
-		return "-"
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := (len(s) - 1) * p / 100
-	return s[i].Round(100 * time.Microsecond).String()
 }
