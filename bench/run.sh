@@ -10,4 +10,6 @@ go run ./bench/logtail
 bench/dashboard/run.sh
 go test -run '^$' -bench . -benchtime 2000x ./bench/otp
 go test -run '^$' -bench . -benchtime 12x ./bench/otpwire
-go test -run '^$' -bench . ./views/ ./app/web/
+go test -run "^$" -bench . ./views/ ./app/web/
+go test -run "^$" -bench FullDeploymentOverhead -benchtime 5x ./app/deployer
+bench/hotupgrade/run.sh
