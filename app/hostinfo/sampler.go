@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"deployex/app/events"
+	"deployex/app/internal/ring"
 )
 
 // DefaultInterval is how often the dashboard's host charts get a point.
@@ -36,10 +37,8 @@ type Sampler struct {
 	every time.Duration
 	hub   *events.Hub[Sample]
 
-	mu   sync.RWMutex
-	ring []Sample // allocated once; never grows
-	next int      // where the next sample goes
-	full bool     // the ring has wrapped
+	mu      sync.RWMutex
+	samples *ring.Ring[Sample]
 }
 
 // NewSampler returns a sampler that reads every interval (DefaultInterval
@@ -49,10 +48,10 @@ func NewSampler(log *slog.Logger, every time.Duration) *Sampler {
 		every = DefaultInterval
 	}
 	return &Sampler{
-		log:   log,
-		every: every,
-		hub:   events.NewHub[Sample](),
-		ring:  make([]Sample, max(1, int((keep+every-1)/every))),
+		log:     log,
+		every:   every,
+		hub:     events.NewHub[Sample](),
+		samples: ring.New[Sample](int((keep + every - 1) / every)),
 	}
 }
 
@@ -113,33 +112,21 @@ func readSample(prev cpuTimes) (sample Sample, cur cpuTimes, err error) {
 func (s *Sampler) record(sample Sample) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.ring[s.next] = sample
-	s.next++
-	if s.next == len(s.ring) {
-		s.next, s.full = 0, true
-	}
+	s.samples.Add(sample)
 }
 
 // Latest returns the newest sample; false before the first one.
 func (s *Sampler) Latest() (Sample, bool) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.next == 0 && !s.full {
-		return Sample{}, false
-	}
-	return s.ring[(s.next-1+len(s.ring))%len(s.ring)], true
+	return s.samples.Last()
 }
 
 // History returns a copy of the samples of the last hour, oldest first.
 func (s *Sampler) History() []Sample {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if !s.full {
-		return append([]Sample(nil), s.ring[:s.next]...)
-	}
-	out := make([]Sample, 0, len(s.ring))
-	out = append(out, s.ring[s.next:]...)
-	return append(out, s.ring[:s.next]...)
+	return s.samples.All()
 }
 
 // Subscribe announces each new sample on the returned subscription; a

@@ -3,8 +3,9 @@
 // the node with the cookie (over mutual TLS when configured), keeps every
 // replica's node connected, turns connection changes into bus events, lets
 // the supervisor probe replicas (stable means connected; a hung VM is
-// noticed), and keeps the last node info of each replica so the dashboard
-// can show BEAM memory without a remote call per render.
+// noticed), and keeps the last node info of each replica, and an hour of
+// its BEAM memory, so the dashboard can show them without a remote call per
+// render.
 //
 // Package otp is the node; this package is its use by the program. Nothing
 // here stops supervision: when the node cannot start, the replicas run
@@ -25,6 +26,7 @@ import (
 	"deployex/app"
 	"deployex/app/config"
 	"deployex/app/events"
+	"deployex/app/internal/ring"
 	"deployex/app/otp"
 	"deployex/app/supervisor"
 )
@@ -82,13 +84,18 @@ type Service struct {
 	startErr error     // why the last start failed
 	expiry   time.Time // of the certificate the node uses; zero without TLS
 	info     map[string]otp.NodeInfo
+	// memory keeps each replica's last hour of BEAM memory, made at its
+	// first reading. It survives restarts and disconnections (the chart
+	// shows the gap) and is only ever made for a configured node, which
+	// stays configured for the program's lifetime: none to drop.
+	memory map[string]*ring.Ring[MemorySample]
 }
 
 // New prepares the service for every replica the configuration names.
 func New(cfg *config.Config, bus *events.Bus, reps Replicas, log *slog.Logger) *Service {
 	s := &Service{cfg: cfg, bus: bus, reps: reps, log: log.With("component", "nodes"),
 		nodes: map[string]replicaKey{}, done: make(chan struct{}), fresh: make(chan string, 64),
-		info: map[string]otp.NodeInfo{}}
+		info: map[string]otp.NodeInfo{}, memory: map[string]*ring.Ring[MemorySample]{}}
 	for _, spec := range cfg.Apps {
 		for n := 1; n <= spec.Replicas; n++ {
 			s.nodes[reps.Node(spec.Name, n)] = replicaKey{spec.Name, n}
@@ -285,6 +292,9 @@ func (s *Service) refresh(ctx context.Context, name string) {
 		s.log.Debug("node info failed", "peer", name, "err", err)
 		return
 	}
+	// Only the periodic reads feed the history: API reads at any rate must
+	// not crowd the hour out of the ring.
+	s.record(name, info.Memory)
 	if s.store(name, info) {
 		key := s.nodes[name]
 		s.bus.Publish(events.Event{Kind: events.NodeChanged, App: key.app, Instance: key.n,

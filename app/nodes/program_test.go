@@ -148,6 +148,81 @@ func (p *program) wait(n int, within time.Duration, what string, ok func(instanc
 
 func connected(in instance) bool { return in.OTP == "connected" }
 
+// hungAndReplaced SIGSTOPs replica n's VM, once it is stable, with the rest
+// of its process group: a stopped VM keeps its socket open, so only the
+// health probe notices. It waits for the supervisor to kill it and for the
+// new VM to connect, and returns the replica then.
+func (p *program) hungAndReplaced(n int) instance {
+	p.t.Helper()
+	in := p.wait(n, 5*time.Second, "stable", func(in instance) bool { return in.Stable })
+	// The pid the supervisor reports must be the VM, not a launcher around
+	// it (the OTP 27 replica starts through chroot): stopping a wrapper
+	// would leave the VM answering.
+	if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", in.OSPid)); err != nil || strings.TrimSpace(string(comm)) != "beam.smp" {
+		p.t.Fatalf("replica %d's pid %d is %q (%v), not the VM", n, in.OSPid, comm, err)
+	}
+	if err := syscall.Kill(-in.OSPid, syscall.SIGSTOP); err != nil {
+		p.t.Fatal(err)
+	}
+	frozen := time.Now()
+	next := p.wait(n, 20*time.Second, "replaced after SIGSTOP", func(x instance) bool {
+		return connected(x) && x.OSPid != in.OSPid
+	})
+	p.t.Logf("SIGSTOP → killed, restarted and reconnected after %s", time.Since(frozen).Round(time.Millisecond))
+	if d := time.Since(frozen); d > 10*time.Second {
+		p.t.Errorf("a stopped VM took %s to be replaced", d)
+	}
+	if next.CrashRestarts != in.CrashRestarts+1 || next.ForcedRestarts != in.ForcedRestarts ||
+		!strings.Contains(p.app.Stderr.String(), "replica unresponsive") {
+		p.t.Errorf("after SIGSTOP: %+v, before %+v", next, in)
+	}
+	return next
+}
+
+// beamSeries is one replica in GET /host/beam/history.
+type beamSeries struct {
+	App       string    `json:"app"`
+	Instance  int       `json:"instance"`
+	Node      string    `json:"node"`
+	Connected bool      `json:"connected"`
+	T         []float64 `json:"t"`
+	Total     []int64   `json:"total"`
+	Processes []int64   `json:"processes"`
+	Binary    []int64   `json:"binary"`
+	ETS       []int64   `json:"ets"`
+}
+
+// beamHistory reads the host page's BEAM memory history with a session.
+func beamHistory(t *testing.T, c *testapp.Client) []beamSeries {
+	t.Helper()
+	r := c.Get("/host/beam/history")
+	var body struct {
+		Replicas []beamSeries `json:"replicas"`
+	}
+	if err := json.Unmarshal([]byte(r.Body), &body); r.Status != 200 || err != nil {
+		t.Fatalf("BEAM memory history: %d %v %s", r.Status, err, r.Body)
+	}
+	return body.Replicas
+}
+
+// checkBEAMSeries: columns of one length, time moving forward, and sizes
+// that erlang:memory/0 can give (total is processes plus system, and system
+// holds binary and ets among others).
+func checkBEAMSeries(t *testing.T, s beamSeries) {
+	t.Helper()
+	n := len(s.T)
+	if len(s.Total) != n || len(s.Processes) != n || len(s.Binary) != n || len(s.ETS) != n {
+		t.Fatalf("%s: columns of unequal length: %+v", s.Node, s)
+	}
+	for i := range n {
+		if (i > 0 && s.T[i] <= s.T[i-1]) || s.Processes[i] <= 0 || s.Binary[i] <= 0 || s.ETS[i] <= 0 ||
+			s.Total[i] <= s.Processes[i]+s.Binary[i]+s.ETS[i] {
+			t.Errorf("%s: reading %d is not sane: %+v", s.Node, i, s)
+			return
+		}
+	}
+}
+
 // installErlang puts the Erlang fixture into a replica's folder.
 func installErlang(t *testing.T, dir string) {
 	fixture.Install(t, app.Erlang, "1.0.0", fixture.Normal, dir)
@@ -249,6 +324,19 @@ func TestReplicasConnectedLive(t *testing.T) {
 	if !strings.Contains(page, "deployex@"+host) {
 		t.Errorf("the deployex card does not name deployex@%s", host)
 	}
+	before := beamHistory(t, admin)
+	if len(before) != 2 || before[0].Node != booted.Node || before[0].App != "erlfix" || before[0].Instance != 1 ||
+		!before[0].Connected || len(before[0].T) == 0 ||
+		before[1].Instance != 2 || before[1].Connected || len(before[1].T) != 0 {
+		t.Fatalf("BEAM memory history: %+v", before)
+	}
+	checkBEAMSeries(t, before[0])
+	hostPage := admin.Get("/host").Body
+	for name, want := range map[string]string{"erlfix-1": " MiB</td>", "erlfix-2": "not connected"} {
+		if row := regexp.MustCompile(`(?s)<th scope="row">` + name + `</th>.*?</tr>`).FindString(hostPage); !strings.Contains(row, want) {
+			t.Errorf("BEAM memory table row of %s lacks %q: %s", name, want, row)
+		}
+	}
 
 	// A live stream sees the card change when the node goes.
 	stream := openStream(t, p.app.URL, admin)
@@ -269,22 +357,16 @@ func TestReplicasConnectedLive(t *testing.T) {
 		t.Errorf("crash restarts %d after kill -9", second.CrashRestarts)
 	}
 
-	// A stopped VM keeps its socket open: only the health probe notices.
-	p.wait(1, 5*time.Second, "stable", func(in instance) bool { return in.Stable })
-	if err := syscall.Kill(-second.OSPid, syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
+	p.hungAndReplaced(1)
+
+	// The host page's BEAM memory history kept erlfix-1's readings through
+	// both restarts and went on adding to them.
+	after := beamHistory(t, admin)
+	if len(after) != 2 || len(after[0].T) <= len(before[0].T) || !slices.Equal(after[0].T[:len(before[0].T)], before[0].T) ||
+		!after[0].Connected || time.Since(time.UnixMilli(int64(after[0].T[len(after[0].T)-1]*1000))) > 10*time.Second {
+		t.Errorf("BEAM memory history did not grow: before %+v\nafter %+v", before, after)
 	}
-	frozen := time.Now()
-	third := p.wait(1, 20*time.Second, "replaced after SIGSTOP", func(in instance) bool {
-		return connected(in) && in.OSPid != second.OSPid
-	})
-	t.Logf("SIGSTOP → killed, restarted and reconnected after %s", time.Since(frozen).Round(time.Millisecond))
-	if d := time.Since(frozen); d > 10*time.Second {
-		t.Errorf("a stopped VM took %s to be replaced", d)
-	}
-	if third.CrashRestarts != 2 || third.ForcedRestarts != 0 || !strings.Contains(p.app.Stderr.String(), "replica unresponsive") {
-		t.Errorf("after SIGSTOP: %+v", third)
-	}
+	checkBEAMSeries(t, after[0])
 
 	// The replica with another cookie runs, but is neither connected nor stable.
 	wrong := p.instances()[1]
@@ -517,6 +599,16 @@ func TestOTP27ElixirReplica(t *testing.T) {
 		return connected(in) && in.OSPid != booted.OSPid
 	})
 	t.Logf("kill -9 → reconnected to the new VM after %s", time.Since(killed).Round(time.Millisecond))
+
+	p.hungAndReplaced(1)
+
+	admin := p.app.Client(t)
+	admin.MustLogin("admin", "deployex")
+	h := beamHistory(t, admin)
+	if len(h) != 1 || h[0].Node != booted.Node || !h[0].Connected || len(h[0].T) < 2 {
+		t.Fatalf("BEAM memory history of the OTP 27 replica: %+v", h)
+	}
+	checkBEAMSeries(t, h[0])
 }
 
 // When deployex's node cannot start (here: something that is not epmd holds

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"deployex/app"
 	"deployex/app/hostinfo"
 	"deployex/views"
 )
@@ -14,7 +15,25 @@ import (
 // charts; the min/average/max table keeps the page useful without scripts.
 func (s *Server) hostPage(c *fiber.Ctx) error {
 	stats := hostStats(s.Sampler.History())
-	return render(c, fiber.StatusOK, views.HostPage(s.page(c, "Host", "host"), s.system(), stats, time.Now()))
+	return render(c, fiber.StatusOK, views.HostPage(s.page(c, "Host", "host"), s.system(), stats, s.beamView(), time.Now()))
+}
+
+// beamView is each replica's latest BEAM memory for the table under the chart.
+func (s *Server) beamView() views.BEAMView {
+	if s.Nodes == nil {
+		return views.BEAMView{}
+	}
+	v := views.BEAMView{Distribution: true}
+	for _, h := range s.Nodes.MemoryHistory() {
+		r := views.BEAMReplica{Name: app.NodeShortName(h.App, h.Instance), Node: h.Node, Connected: h.Connected}
+		if n := len(h.Samples); h.Connected && n > 0 {
+			m := h.Samples[n-1]
+			r.Current = &views.BEAMMemory{Total: uint64(m.Total), Processes: uint64(m.Processes),
+				Binary: uint64(m.Binary), ETS: uint64(m.ETS)}
+		}
+		v.Replicas = append(v.Replicas, r)
+	}
+	return v
 }
 
 // hostStats summarises samples; none gives no rows.

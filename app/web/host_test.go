@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -67,5 +68,28 @@ func TestHostCardsHistoryAndLiveSamples(t *testing.T) {
 		if !strings.Contains(page.Body, want) {
 			t.Errorf("host page lacks %s", want)
 		}
+	}
+}
+
+// The BEAM memory history needs a session, a viewer's will do; with
+// distribution off it lists no replica and the page says why.
+func TestBEAMHistoryWithDistributionOff(t *testing.T) {
+	t.Parallel()
+	a := testapp.Start(t, map[string]string{"DEPLOYEX_OTP_DISTRIBUTION": "false"})
+	if r := a.Client(t).Get("/host/beam/history"); r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/login" {
+		t.Errorf("without a session: %d %q", r.Status, r.Header.Get("Location"))
+	}
+	admin := a.Client(t)
+	admin.MustLogin("admin", adminPass)
+	addUser(t, admin, "vic", "viewer")
+	viewer := a.Client(t)
+	viewer.MustLogin("vic", "vic-password")
+	if r := viewer.Get("/host/beam/history"); r.Status != 200 || strings.TrimSpace(r.Body) != `{"replicas":[]}` {
+		t.Errorf("a viewer with distribution off: %d %s", r.Status, r.Body)
+	}
+	page := viewer.Get("/host").Body
+	if !strings.Contains(page, "BEAM memory per replica") || !strings.Contains(page, "OTP distribution is off") ||
+		strings.Contains(page, `data-history="/host/beam/history"`) {
+		t.Errorf("host page with distribution off:\n%s", page)
 	}
 }

@@ -50,6 +50,7 @@ type Deployments interface {
 type Nodes interface {
 	Self() nodes.Self
 	Info(ctx context.Context, appName string, n int) (otp.NodeInfo, error)
+	MemoryHistory() []nodes.MemoryHistory
 }
 
 // Deps are the parts the web server reads from and talks to.
@@ -144,6 +145,7 @@ func (s *Server) routes() {
 	user.Get("/host", s.hostPage)
 	user.Get("/host/history", s.hostHistory)
 	user.Get("/host/live", s.hostLive)
+	user.Get("/host/beam/history", s.hostBEAMHistory)
 	user.Get("/logs", s.logsFollow)
 	user.Get("/logs/live", s.logsFollowLive)
 	user.Get("/apps/:app/instances/:n/logs/:stream", s.logPage)

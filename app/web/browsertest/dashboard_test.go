@@ -21,7 +21,9 @@ import (
 const adminPass = "deployex" // the local-mode default
 
 // startWithReleases runs deployex supervising three replicas of the real
-// Erlang fixture, already installed in their current/ folders.
+// Erlang fixture, already installed in their current/ folders, with its OTP
+// node connected to them (on this test binary's epmd: no other test here
+// runs a node).
 func startWithReleases(t *testing.T) (a *testapp.App, port int) {
 	t.Helper()
 	fixture.EPMD(t)
@@ -38,7 +40,6 @@ func startWithReleases(t *testing.T) (a *testapp.App, port int) {
 		"DEPLOYEX_MONITORED_APP_PORT":         strconv.Itoa(port),
 		"DEPLOYEX_APP_READY_MS":               "1000",
 		"DEPLOYEX_STOP_TIMEOUT_MS":            "5000",
-		"DEPLOYEX_OTP_DISTRIBUTION":           "false",
 		"DEPLOYEX_RESTART_BACKOFF_INITIAL_MS": "200",
 	}, "--stop-apps-on-exit")
 	return a, port
@@ -143,6 +144,33 @@ func TestOperatorInChromium(t *testing.T) {
 	b.open(a, "/host")
 	b.wait("two charts drawn", `document.getElementById("host-charts").dataset.ready === "true" &&
 		document.querySelectorAll("#host-charts canvas").length === 2`, 10*time.Second)
+	// The BEAM chart: a series with readings for each replica, drawn, and
+	// fetched again while the page stays open.
+	const beam = `document.querySelector("#beam-charts [data-history]")`
+	b.wait("the BEAM chart with readings of every replica", beam+`.dataset.points &&
+		`+beam+`.dataset.points.split(" ").length === 3 && `+beam+`.dataset.points.split(" ").every(n => Number(n) > 0)`, 10*time.Second)
+	// The legend's first row is the time axis.
+	if labels := eval[[]string](b, `[...document.querySelectorAll("#beam-charts .u-legend .u-series .u-label")].slice(1).map(l => l.textContent)`); strings.Join(labels, " ") != "erlfix-1 erlfix-2 erlfix-3" {
+		t.Errorf("BEAM chart series %q, want one per replica", labels)
+	}
+	// The lines lie on top of each other (the replicas use about the same
+	// memory), so the canvas is only asked to show the series' colours.
+	if px := eval[int](b, `(() => {
+		const px = document.querySelector("#beam-charts canvas").getContext("2d").getImageData(0, 0, 1e4, 1e4).data;
+		const colours = ["--accent", "--info", "--ok"].map(v => getComputedStyle(document.documentElement).getPropertyValue(v).trim())
+			.map(hex => [1, 3, 5].map(i => parseInt(hex.slice(i, i + 2), 16)));
+		let n = 0;
+		for (let i = 0; i < px.length; i += 4) {
+			if (px[i + 3] === 255 && colours.some(c => Math.abs(c[0] - px[i]) + Math.abs(c[1] - px[i + 1]) + Math.abs(c[2] - px[i + 2]) < 30)) n++;
+		}
+		return n;
+	})()`); px < 100 {
+		t.Errorf("the BEAM chart's canvas has %d pixels of its series' colours: no line drawn", px)
+	}
+	if rows := eval[int](b, `[...document.querySelectorAll("#beam-charts table tbody tr")].filter(r => /\d+\.\d MiB/.test(r.textContent)).length`); rows != 3 {
+		t.Errorf("%d replicas with their memory in the BEAM table, want 3", rows)
+	}
+	b.wait("the BEAM chart fetched again", beam+`.dataset.fetches >= 2`, 8*time.Second)
 	b.noProblems("host page")
 
 	if d := b.takeDialogs(); len(d) > 0 {
@@ -156,7 +184,8 @@ func TestOperatorInChromium(t *testing.T) {
 func TestViewerInChromium(t *testing.T) {
 	t.Parallel()
 	admin := newBrowser(t)
-	a := testapp.Start(t, nil)
+	// No OTP node: the operator's test runs the one this test binary's epmd can hold.
+	a := testapp.Start(t, map[string]string{"DEPLOYEX_OTP_DISTRIBUTION": "false"})
 	c := a.Client(t)
 	c.MustLogin("admin", adminPass)
 	token := c.CSRF("/users")
