@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+
+	"deployex/db"
 )
 
 // backup copies the live database with VACUUM INTO, which reads a consistent
@@ -12,20 +14,13 @@ func backup(ctx context.Context, e Env, args []string) int {
 		fmt.Fprintln(e.Stderr, "usage: deployex backup FILE")
 		return exitConfig
 	}
-	cfg, code := loadConfig(e)
-	if cfg == nil {
-		return code
-	}
-	store, code := openStore(ctx, e, cfg)
-	if store == nil {
-		return code
-	}
-	defer store.Close()
-	if err := store.Backup(ctx, args[0]); err != nil {
-		fmt.Fprintln(e.Stderr, "deployex:", err)
-		return exitFail
-	}
-	audit(ctx, store, "backup", args[0], "")
-	fmt.Fprintln(e.Stdout, "backup written to", args[0])
-	return exitOK
+	return withStore(ctx, e, func(store *db.Store) int {
+		if err := store.Backup(ctx, args[0]); err != nil {
+			fmt.Fprintln(e.Stderr, "deployex:", err)
+			return exitFail
+		}
+		audit(ctx, store, "backup", args[0], "")
+		fmt.Fprintln(e.Stdout, "backup written to", args[0])
+		return exitOK
+	})
 }

@@ -84,6 +84,21 @@ func loadConfig(e Env) (*config.Config, int) {
 	return cfg, exitOK
 }
 
+// withStore runs fn on the database the configuration names, for the
+// commands that only use the database.
+func withStore(ctx context.Context, e Env, fn func(*db.Store) int) int {
+	cfg, code := loadConfig(e)
+	if cfg == nil {
+		return code
+	}
+	store, code := openStore(ctx, e, cfg)
+	if store == nil {
+		return code
+	}
+	defer store.Close()
+	return fn(store)
+}
+
 // openStore opens the database named by the configuration.
 func openStore(ctx context.Context, e Env, cfg *config.Config) (*db.Store, int) {
 	store, err := db.Open(ctx, cfg.DBPath())

@@ -16,15 +16,12 @@ func token(ctx context.Context, e Env, args []string) int {
 		fmt.Fprint(e.Stderr, "deployex token: want create, list or revoke\n\n"+usage)
 		return exitConfig
 	}
-	cfg, code := loadConfig(e)
-	if cfg == nil {
-		return code
-	}
-	store, code := openStore(ctx, e, cfg)
-	if store == nil {
-		return code
-	}
-	defer store.Close()
+	return withStore(ctx, e, func(store *db.Store) int {
+		return tokenCommand(ctx, e, store, args)
+	})
+}
+
+func tokenCommand(ctx context.Context, e Env, store *db.Store, args []string) int {
 	switch args[0] {
 	case "create":
 		return tokenCreate(ctx, e, store, args[1:])
