@@ -192,8 +192,46 @@ func (b *BEAM) Kill() {
 }
 
 // Freeze stops the VM with SIGSTOP: its sockets stay open but nothing answers.
+// kill(2) returns before the threads have stopped, and a scheduler thread
+// still running can answer one more message, so Freeze waits until every
+// thread of the process group reports the stopped state.
 func (b *BEAM) Freeze() {
-	_ = syscall.Kill(-b.cmd.Process.Pid, syscall.SIGSTOP)
+	b.t.Helper()
+	pgid := b.cmd.Process.Pid
+	_ = syscall.Kill(-pgid, syscall.SIGSTOP)
+	for deadline := time.Now().Add(2 * time.Second); !groupStopped(pgid); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s did not stop within 2s of SIGSTOP", b.FullName())
+		}
+	}
+}
+
+// groupStopped reports whether every thread of every process in the group is
+// in state T (stopped) according to /proc.
+func groupStopped(pgid int) bool {
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		if g, err := syscall.Getpgid(pid); err != nil || g != pgid {
+			continue
+		}
+		tasks, _ := os.ReadDir("/proc/" + p.Name() + "/task")
+		for _, task := range tasks {
+			stat, err := os.ReadFile("/proc/" + p.Name() + "/task/" + task.Name() + "/stat")
+			if err != nil {
+				continue // the thread ended
+			}
+			// The state follows the command name, which is in parentheses.
+			rest := stat[bytes.LastIndexByte(stat, ')')+1:]
+			if f := bytes.Fields(rest); len(f) > 0 && f[0][0] != 'T' && f[0][0] != 't' && f[0][0] != 'Z' {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Thaw resumes a frozen VM.
