@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"deployex/app/events"
 	"deployex/app/hostinfo"
 	"deployex/app/logtail"
+	"deployex/app/memtrim"
 	"deployex/app/nodes"
 	"deployex/app/release"
 	"deployex/app/secrets"
@@ -107,6 +109,7 @@ func serve(ctx context.Context, e Env, args []string) int {
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("deployex started", "version", Version, "listen", addr, "environment", cfg.Environment,
 		"apps", len(cfg.Apps), "data", cfg.DataDir)
+	go releaseStartupPages(log)
 
 	code = exitOK
 	select {
@@ -135,6 +138,18 @@ func serve(ctx context.Context, e Env, args []string) int {
 		code = exitFail
 	}
 	return code
+}
+
+// releaseStartupPages hands the binary's start-up-only pages back to the
+// kernel; deployex runs for months, its initialisation once.
+func releaseStartupPages(log *slog.Logger) {
+	res, err := memtrim.ReleaseStartupPages()
+	if err != nil {
+		log.Warn("releasing start-up pages", "err", err)
+		return
+	}
+	log.Info("released start-up pages", "ranges", res.Ranges,
+		"resident_before_kib", res.ResidentBefore>>10, "resident_after_kib", res.ResidentAfter>>10)
 }
 
 // listenHost binds loopback only in local mode; production listens on all

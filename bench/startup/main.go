@@ -30,25 +30,25 @@ func main() {
 	check(build.Run())
 
 	var starts []time.Duration
-	var rss []int
+	var rss []string
 	for i := 0; i < *runs; i++ {
 		d, r := once(bin, filepath.Join(dir, strconv.Itoa(i)), i == 0)
 		starts = append(starts, d)
-		if r > 0 {
-			rss = append(rss, r)
-		}
+		rss = append(rss, r...)
 	}
 	sort.Slice(starts, func(i, j int) bool { return starts[i] < starts[j] })
 	fmt.Printf("cold start to first /health 200: p50 %v  min %v  max %v  (%d runs; target < 150ms)\n",
 		starts[len(starts)/2].Round(time.Millisecond/10), starts[0].Round(time.Millisecond/10),
 		starts[len(starts)-1].Round(time.Millisecond/10), len(starts))
-	fmt.Printf("idle RSS after 3 s: %d KiB (target < 25 MiB)\n", rss[0])
+	for _, r := range rss {
+		fmt.Println(r)
+	}
 }
 
 // once starts deployex as a new process on fresh folders, so every run also
 // creates and migrates its database, and returns the time to a healthy
-// answer and, when asked, the idle RSS.
-func once(bin, dir string, measureRSS bool) (time.Duration, int) {
+// answer and, when asked, the idle RSS a few times.
+func once(bin, dir string, measureRSS bool) (time.Duration, []string) {
 	port := freePort()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(),
@@ -73,22 +73,27 @@ func once(bin, dir string, measureRSS bool) (time.Duration, int) {
 	}
 	d := time.Since(start)
 	if !measureRSS {
-		return d, 0
+		return d, nil
 	}
-	time.Sleep(3 * time.Second)
-	return d, rssKiB(cmd.Process.Pid)
+	var out []string
+	for _, after := range []time.Duration{3 * time.Second, 10 * time.Second, 30 * time.Second} {
+		time.Sleep(after - time.Since(start))
+		out = append(out, fmt.Sprintf("idle RSS %2.0f s after start: %s (target VmRSS < 25 MiB)", after.Seconds(), rss(cmd.Process.Pid)))
+	}
+	return d, out
 }
 
-func rssKiB(pid int) int {
+// rss reads the resident set and its anonymous and file-backed parts.
+func rss(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	check(err)
+	var parts []string
 	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			n, _ := strconv.Atoi(f[1])
-			return n
+		if f := strings.Fields(line); len(f) >= 2 && (f[0] == "VmRSS:" || f[0] == "RssAnon:" || f[0] == "RssFile:") {
+			parts = append(parts, f[0]+" "+f[1]+" KiB")
 		}
 	}
-	return 0
+	return strings.Join(parts, ", ")
 }
 
 func freePort() int {
