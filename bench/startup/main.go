@@ -5,6 +5,7 @@
 package main
 
 import (
+	"deployex/bench/internal/benchkit"
 	"flag"
 	"fmt"
 	"net"
@@ -14,7 +15,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -78,22 +78,9 @@ func once(bin, dir string, measureRSS bool) (time.Duration, []string) {
 	var out []string
 	for _, after := range []time.Duration{3 * time.Second, 10 * time.Second, 30 * time.Second} {
 		time.Sleep(after - time.Since(start))
-		out = append(out, fmt.Sprintf("idle RSS %2.0f s after start: %s (target VmRSS < 25 MiB)", after.Seconds(), rss(cmd.Process.Pid)))
+		out = append(out, fmt.Sprintf("idle, %2.0f s after start: %s (target < 25 MiB)", after.Seconds(), benchkit.ReadResident(cmd.Process.Pid)))
 	}
 	return d, out
-}
-
-// rss reads the resident set and its anonymous and file-backed parts.
-func rss(pid int) string {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	check(err)
-	var parts []string
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && (f[0] == "VmRSS:" || f[0] == "RssAnon:" || f[0] == "RssFile:") {
-			parts = append(parts, f[0]+" "+f[1]+" KiB")
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 func freePort() int {

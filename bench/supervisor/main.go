@@ -9,6 +9,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -35,12 +36,13 @@ func main() {
 	rounds := flag.Int("rounds", 20, "kill -9 rounds for deployex")
 	svRounds := flag.Int("supervisord-rounds", 5, "kill -9 rounds for supervisord (each takes ~1s)")
 	withSV := flag.Bool("supervisord", true, "also measure supervisord when it is installed")
+	program := flag.String("program", "", "the deployex binary, to measure the whole program's RSS too")
 	flag.Parse()
 	if *tarball == "" {
 		fmt.Fprintln(os.Stderr, "usage: supervisor -tarball erlfix-VSN.tar.gz")
 		os.Exit(2)
 	}
-	if err := run(*tarball, *replicas, *rounds, *svRounds, *withSV); err != nil {
+	if err := run(*tarball, *program, *replicas, *rounds, *svRounds, *withSV); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -53,7 +55,7 @@ type result struct {
 	serving []time.Duration // kill -9 until the new VM answers on its port
 }
 
-func run(tarball string, replicas, rounds, svRounds int, withSV bool) error {
+func run(tarball, program string, replicas, rounds, svRounds int, withSV bool) error {
 	tmp, err := os.MkdirTemp("", "supervisor-bench-")
 	if err != nil {
 		return err
@@ -73,6 +75,13 @@ func run(tarball string, replicas, rounds, svRounds int, withSV bool) error {
 		return fmt.Errorf("deployex: %w", err)
 	}
 	results := []result{dx}
+	if program != "" {
+		whole, err := benchProgram(tmp, tarball, program, replicas)
+		if err != nil {
+			return fmt.Errorf("deployex program: %w", err)
+		}
+		defer fmt.Println(whole)
+	}
 	if _, err := exec.LookPath("supervisord"); withSV && err == nil {
 		sv, err := benchSupervisord(tmp, tarball, replicas, svRounds)
 		if err != nil {
@@ -134,7 +143,7 @@ func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
 		}
 	}
 	time.Sleep(3 * time.Second) // settle: the number is the steady state, not the boot
-	r := result{name: "deployex", rssKB: rssKB(os.Getpid())}
+	r := result{name: "deployex", rssKB: benchkit.ReadResident(os.Getpid()).Total}
 	dir := filepath.Join(cfg.ServiceDir("erlfix", 1), "current")
 	var noticed, spawned []time.Duration
 	for i := 0; i < rounds; i++ {
@@ -161,6 +170,55 @@ func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
 	fmt.Printf("deployex events: exit recorded p50 %s, new process running p50 %s (after kill -9)\n",
 		benchkit.Pct(noticed, 50), benchkit.Pct(spawned, 50))
 	return r, nil
+}
+
+// benchProgram runs the real binary as an operator would: the release comes
+// from a local bucket through a deployment, the web app and the OTP node run,
+// and the resident set is read once everything has settled.
+func benchProgram(tmp, tarball, program string, replicas int) (string, error) {
+	bucket := tmp + "/bucket"
+	for _, d := range []string{"/versions/erlfix/local", "/dist/erlfix"} {
+		if err := os.MkdirAll(bucket+d, 0o755); err != nil {
+			return "", err
+		}
+	}
+	release, err := os.ReadFile(tarball)
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(bucket+"/dist/erlfix/erlfix-1.0.0.tar.gz", release, 0o644); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(bucket+"/versions/erlfix/local/current.json", []byte(`{"version":"1.0.0","hash":"bench"}`), 0o644); err != nil {
+		return "", err
+	}
+	base := benchkit.FreePorts(replicas)
+	cmd := exec.Command(program, "serve", "--stop-apps-on-exit")
+	cmd.Env = append(os.Environ(),
+		"DEPLOYEX_DATA_DIR="+tmp+"/program", "DEPLOYEX_LOG_DIR="+tmp+"/program/log",
+		"DEPLOYEX_RELEASE_BUCKET="+bucket, "DEPLOYEX_PHX_PORT="+strconv.Itoa(benchkit.FreePorts(1)),
+		"DEPLOYEX_MONITORED_APP_NAME=erlfix", "DEPLOYEX_MONITORED_APP_LANG=erlang",
+		"DEPLOYEX_MONITORED_REPLICAS="+strconv.Itoa(replicas), "DEPLOYEX_MONITORED_APP_PORT="+strconv.Itoa(base),
+		"DEPLOYEX_ERLANG_COOKIE=bench", "DEPLOYEX_APP_READY_MS=1000", "DEPLOYEX_DEPLOY_SCHEDULE_INTERVAL_MS=1000")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		return "", err
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	for n := 1; n <= replicas; n++ {
+		if _, err := benchkit.WaitServing(base+n-1, 0, 90*time.Second); err != nil {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+			return "", fmt.Errorf("%w; deployex said:\n%s", err, out.Bytes())
+		}
+	}
+	time.Sleep(10 * time.Second)
+	return fmt.Sprintf("deployex, the whole program (web app, OTP node, %d replicas deployed from a local bucket), 10 s after the last one answered:\n  %s",
+		replicas, benchkit.ReadResident(cmd.Process.Pid)), nil
 }
 
 func benchSupervisord(tmp, tarball string, replicas, rounds int) (result, error) {
@@ -214,7 +272,7 @@ stderr_logfile=%[2]s-stderr.log
 		}
 	}
 	time.Sleep(3 * time.Second)
-	r := result{name: "supervisord", rssKB: rssKB(cmd.Process.Pid)}
+	r := result{name: "supervisord", rssKB: benchkit.ReadResident(cmd.Process.Pid).Total}
 	for i := 0; i < rounds; i++ {
 		old, err := benchkit.OSPid(base)
 		if err != nil {
@@ -275,15 +333,4 @@ func zombie(pid int) bool {
 	}
 	i := strings.LastIndexByte(string(b), ')')
 	return i < 0 || i+2 >= len(b) || b[i+2] == 'Z'
-}
-
-func rssKB(pid int) int {
-	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.Atoi(f[1])
-			return kb
-		}
-	}
-	return 0
 }

@@ -11,4 +11,5 @@ cp -r "$root/testdata/erlfix" "$root/testdata/shared" "$work/"
 (cd "$work/erlfix" && HOME="$work" FIXTURE_VSN=1.0.0 rebar3 as prod tar >/dev/null)
 cd "$root"
 go build -o "$work/bench" ./bench/supervisor
-"$work/bench" -tarball "$work/erlfix/_build/prod/rel/erlfix/erlfix-1.0.0.tar.gz" "$@"
+go build -o "$work/deployex" .
+"$work/bench" -tarball "$work/erlfix/_build/prod/rel/erlfix/erlfix-1.0.0.tar.gz" -program "$work/deployex" "$@"

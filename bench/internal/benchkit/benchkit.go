@@ -134,3 +134,34 @@ func Pct(ds []time.Duration, p int) string {
 	slices.Sort(s)
 	return s[(len(s)-1)*p/100].Round(100 * time.Microsecond).String()
 }
+
+// Resident is a process's resident set in KiB, from /proc/PID/status: the
+// total and its anonymous and file-backed parts.
+type Resident struct{ Total, Anon, File int }
+
+// ReadResident reads the resident set of pid; zero when it has gone.
+func ReadResident(pid int) Resident {
+	var r Resident
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		kb, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			r.Total = kb
+		case "RssAnon:":
+			r.Anon = kb
+		case "RssFile:":
+			r.File = kb
+		}
+	}
+	return r
+}
+
+func (r Resident) String() string {
+	return fmt.Sprintf("VmRSS %.1f MiB (anonymous %.1f, file-backed %.1f)",
+		float64(r.Total)/1024, float64(r.Anon)/1024, float64(r.File)/1024)
+}
