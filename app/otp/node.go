@@ -50,7 +50,9 @@ type Options struct {
 	// OnEvent receives connection changes of every peer, from one goroutine,
 	// in order. It must not block: hand the event to a buffered hub.
 	OnEvent func(Event)
-	Logger  *slog.Logger
+	// Logger, when set, also receives the warnings ergo prints (once per
+	// process: the first node started wins).
+	Logger *slog.Logger
 }
 
 var startMu sync.Mutex
@@ -108,6 +110,8 @@ func Start(ctx context.Context, o Options) (*Node, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	} else {
+		routeErgoLog(o.Logger)
 	}
 	if !EPMDRunning(o.EPMDPort) {
 		return nil, fmt.Errorf("otp: no epmd on port %d: start one first (EnsureEPMD)", o.EPMDPort)
