@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"deployex/app/internal/durable"
 )
 
 // versionFile is written into every release folder deployex unpacks, so a
@@ -49,7 +51,16 @@ func (f folders) promote() error {
 	if err := os.Rename(f.current(), f.previous()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	return os.Rename(f.new(), f.current())
+	if err := os.Rename(f.new(), f.current()); err != nil {
+		return err
+	}
+	return f.sync()
+}
+
+// sync makes a swap durable before the replica starts from it: the files
+// unpacked or copied into the folders and the renames between them.
+func (f folders) sync() error {
+	return durable.SyncFS(f.root)
 }
 
 // demote puts previous/ back in place of current/ and returns its version.
@@ -65,7 +76,7 @@ func (f folders) demote() (string, error) {
 	if err := os.Rename(f.previous(), f.current()); err != nil {
 		return "", err
 	}
-	return version, nil
+	return version, f.sync()
 }
 
 // A hot upgrade changes current/ in place: release_handler adds the new
@@ -102,7 +113,10 @@ func (f folders) settleHot(version string) error {
 	if err := os.Rename(f.preUpgrade(), f.previous()); err != nil {
 		return err
 	}
-	return os.RemoveAll(f.new())
+	if err := os.RemoveAll(f.new()); err != nil {
+		return err
+	}
+	return f.sync()
 }
 
 // restore replaces current/ with the snapshot taken before a hot upgrade; the
@@ -111,7 +125,10 @@ func (f folders) restore() error {
 	if err := os.RemoveAll(f.current()); err != nil {
 		return err
 	}
-	return os.Rename(f.preUpgrade(), f.current())
+	if err := os.Rename(f.preUpgrade(), f.current()); err != nil {
+		return err
+	}
+	return f.sync()
 }
 
 // copyTree copies the directory src to dst (which must not exist) with the
