@@ -97,7 +97,7 @@ func (q *Queries) IsGhosted(ctx context.Context, arg IsGhostedParams) (bool, err
 }
 
 const lastDeployment = `-- name: LastDeployment :one
-SELECT id, app, version, hash, instance, kind, "trigger", started_at, finished_at, result, error FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT 1
+SELECT id, app, version, hash, instance, kind, "trigger", started_at, finished_at, result, error, pre_commands, sha256 FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT 1
 `
 
 type LastDeploymentParams struct {
@@ -120,12 +120,14 @@ func (q *Queries) LastDeployment(ctx context.Context, arg LastDeploymentParams) 
 		&i.FinishedAt,
 		&i.Result,
 		&i.Error,
+		&i.PreCommands,
+		&i.Sha256,
 	)
 	return i, err
 }
 
 const listDeployments = `-- name: ListDeployments :many
-SELECT id, app, version, hash, instance, kind, "trigger", started_at, finished_at, result, error FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?
+SELECT id, app, version, hash, instance, kind, "trigger", started_at, finished_at, result, error, pre_commands, sha256 FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?
 `
 
 type ListDeploymentsParams struct {
@@ -154,6 +156,8 @@ func (q *Queries) ListDeployments(ctx context.Context, arg ListDeploymentsParams
 			&i.FinishedAt,
 			&i.Result,
 			&i.Error,
+			&i.PreCommands,
+			&i.Sha256,
 		); err != nil {
 			return nil, err
 		}
@@ -235,18 +239,47 @@ func (q *Queries) ListHistoryVersions(ctx context.Context, app string) ([]ListHi
 	return items, nil
 }
 
+const releaseOfVersion = `-- name: ReleaseOfVersion :one
+SELECT hash, pre_commands, sha256 FROM deployments
+WHERE app = ? AND version = ? AND kind != 'rollback'
+ORDER BY id DESC LIMIT 1
+`
+
+type ReleaseOfVersionParams struct {
+	App     string `json:"app"`
+	Version string `json:"version"`
+}
+
+type ReleaseOfVersionRow struct {
+	Hash        string `json:"hash"`
+	PreCommands string `json:"pre_commands"`
+	Sha256      string `json:"sha256"`
+}
+
+// How the version was described when it was last deployed from the bucket
+// (a rollback row only names the folder it went back to).
+func (q *Queries) ReleaseOfVersion(ctx context.Context, arg ReleaseOfVersionParams) (ReleaseOfVersionRow, error) {
+	row := q.db.QueryRowContext(ctx, releaseOfVersion, arg.App, arg.Version)
+	var i ReleaseOfVersionRow
+	err := row.Scan(&i.Hash, &i.PreCommands, &i.Sha256)
+	return i, err
+}
+
 const startDeployment = `-- name: StartDeployment :one
-INSERT INTO deployments (app, version, hash, instance, kind, trigger) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO deployments (app, version, hash, instance, kind, trigger, pre_commands, sha256)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 `
 
 type StartDeploymentParams struct {
-	App      string `json:"app"`
-	Version  string `json:"version"`
-	Hash     string `json:"hash"`
-	Instance int64  `json:"instance"`
-	Kind     string `json:"kind"`
-	Trigger  string `json:"trigger"`
+	App         string `json:"app"`
+	Version     string `json:"version"`
+	Hash        string `json:"hash"`
+	Instance    int64  `json:"instance"`
+	Kind        string `json:"kind"`
+	Trigger     string `json:"trigger"`
+	PreCommands string `json:"pre_commands"`
+	Sha256      string `json:"sha256"`
 }
 
 func (q *Queries) StartDeployment(ctx context.Context, arg StartDeploymentParams) (int64, error) {
@@ -257,6 +290,8 @@ func (q *Queries) StartDeployment(ctx context.Context, arg StartDeploymentParams
 		arg.Instance,
 		arg.Kind,
 		arg.Trigger,
+		arg.PreCommands,
+		arg.Sha256,
 	)
 	var id int64
 	err := row.Scan(&id)

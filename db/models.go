@@ -38,17 +38,19 @@ type AuditLog struct {
 }
 
 type Deployment struct {
-	ID         int64        `json:"id"`
-	App        string       `json:"app"`
-	Version    string       `json:"version"`
-	Hash       string       `json:"hash"`
-	Instance   int64        `json:"instance"`
-	Kind       string       `json:"kind"`
-	Trigger    string       `json:"trigger"`
-	StartedAt  time.Time    `json:"started_at"`
-	FinishedAt sql.NullTime `json:"finished_at"`
-	Result     string       `json:"result"`
-	Error      string       `json:"error"`
+	ID          int64        `json:"id"`
+	App         string       `json:"app"`
+	Version     string       `json:"version"`
+	Hash        string       `json:"hash"`
+	Instance    int64        `json:"instance"`
+	Kind        string       `json:"kind"`
+	Trigger     string       `json:"trigger"`
+	StartedAt   time.Time    `json:"started_at"`
+	FinishedAt  sql.NullTime `json:"finished_at"`
+	Result      string       `json:"result"`
+	Error       string       `json:"error"`
+	PreCommands string       `json:"pre_commands"`
+	Sha256      string       `json:"sha256"`
 }
 
 type Ghost struct {

@@ -1,6 +1,14 @@
 -- name: StartDeployment :one
-INSERT INTO deployments (app, version, hash, instance, kind, trigger) VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO deployments (app, version, hash, instance, kind, trigger, pre_commands, sha256)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id;
+
+-- name: ReleaseOfVersion :one
+-- How the version was described when it was last deployed from the bucket
+-- (a rollback row only names the folder it went back to).
+SELECT hash, pre_commands, sha256 FROM deployments
+WHERE app = ? AND version = ? AND kind != 'rollback'
+ORDER BY id DESC LIMIT 1;
 
 -- name: FinishDeployment :exec
 UPDATE deployments SET finished_at = CURRENT_TIMESTAMP, result = ?, error = ? WHERE id = ?;

@@ -75,9 +75,9 @@ func TestRollingDeployRollbackAndManualMode(t *testing.T) {
 		}
 	}
 
-	// Manual mode pins v1; automatic returns to what the bucket says (v3 is
-	// ghosted, so the bucket's current.json is set back to v2 first).
-	h.publish("2.0.0", nil)
+	// Manual mode pins v1, then v2 again while the bucket still names the
+	// ghosted v3: v2's pre_command comes from its history. Automatic then
+	// follows the bucket, set back to v2 (without pre_commands) first.
 	if err := h.dep.SetMode(context.Background(), h.name, app.ModeManual, "3.0.0", "alice"); err == nil {
 		t.Fatal("pinning a ghosted version must be refused")
 	}
@@ -95,11 +95,25 @@ func TestRollingDeployRollbackAndManualMode(t *testing.T) {
 	if !h.answering("1.0.0") {
 		t.Fatal("manual mode must hold the pinned version against the bucket")
 	}
+	if err := os.Remove(marker); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.dep.SetMode(context.Background(), h.name, app.ModeManual, "2.0.0", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.waitFor("manual 2.0.0", 60*time.Second, func() bool { return h.deployed("2.0.0") })
+	if b, err := os.ReadFile(marker); err != nil || string(b) != "v2" {
+		t.Fatalf("the pinned version's pre_command from its history did not run: %q %v", b, err)
+	}
+	if d := h.history()[0]; d.Kind != "manual" || d.Version != "2.0.0" || d.Hash != "h-2.0.0" {
+		t.Fatalf("manual deployment row of 2.0.0: %+v", d)
+	}
+	h.publish("2.0.0", nil)
 	if err := h.dep.SetMode(context.Background(), h.name, app.ModeAutomatic, "", "alice"); err != nil {
 		t.Fatal(err)
 	}
 	h.waitFor("back to the bucket's 2.0.0", 60*time.Second, func() bool { return h.deployed("2.0.0") })
-	if h.audits("set_mode_manual") != 3 || h.audits("set_mode_automatic") != 1 {
+	if h.audits("set_mode_manual") != 4 || h.audits("set_mode_automatic") != 1 {
 		t.Fatalf("mode changes must be audited: %d manual, %d automatic", h.audits("set_mode_manual"), h.audits("set_mode_automatic"))
 	}
 	if err := h.dep.ClearGhost(context.Background(), h.name, "3.0.0", "alice"); err != nil || h.ghosted("3.0.0") {

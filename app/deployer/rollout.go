@@ -2,6 +2,7 @@ package deployer
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -119,8 +120,12 @@ func (w *worker) deployReplica(ctx context.Context, cur release.Current, kind ap
 
 // record opens the history row of one replica's deployment.
 func (w *worker) record(ctx context.Context, cur release.Current, kind app.DeploymentKind, trigger string, n int) (int64, error) {
+	pre, err := json.Marshal(slices.Concat([]string{}, cur.PreCommands)) // [] rather than null
+	if err != nil {
+		return 0, err
+	}
 	id, err := w.d.store.StartDeployment(ctx, db.StartDeploymentParams{App: w.spec.Name, Version: cur.Version, Hash: cur.Hash,
-		Instance: int64(n), Kind: string(kind), Trigger: trigger})
+		Instance: int64(n), Kind: string(kind), Trigger: trigger, PreCommands: string(pre), Sha256: cur.SHA256})
 	if err != nil {
 		w.log.Error("cannot record the deployment", "err", err)
 	}
@@ -221,7 +226,7 @@ func (w *worker) rollback(ctx context.Context, version string, moved []attempt, 
 		f := folders{w.d.cfg.ServiceDir(name, a.n)}
 		prev, _ := folderVersion(f.previous())
 		id, err := w.d.store.StartDeployment(ctx, db.StartDeploymentParams{App: name, Version: prev, Instance: int64(a.n),
-			Kind: string(app.Rollback), Trigger: "rollback"})
+			Kind: string(app.Rollback), Trigger: "rollback", PreCommands: "[]"})
 		if err != nil {
 			w.log.Error("cannot record the rollback", "err", err)
 		}

@@ -2,6 +2,8 @@ package deployer
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,7 +95,7 @@ func (w *worker) tick(ctx context.Context) {
 	var target *release.Current
 	kind, trigger := app.FullDeployment, "poll"
 	if mode == app.ModeManual {
-		target, kind, trigger = w.pinned(manual), app.Manual, "user"
+		target, kind, trigger = w.pinned(ctx, manual), app.Manual, "user"
 	} else {
 		target = w.poll(ctx)
 	}
@@ -122,14 +124,30 @@ func (w *worker) tick(ctx context.Context) {
 	w.rollout(ctx, *target, kind, trigger, pending)
 }
 
-// pinned is the manual version; its pre_commands are known only when it is
-// also the bucket's current version.
-func (w *worker) pinned(version string) *release.Current {
+// pinned is the manual version as current.json described it: the bucket's
+// file when it names that version, else the last deployment of the version
+// recorded here, so its pre_commands run and its tarball digest is checked
+// again. A version never deployed here runs no pre_commands. nil when the
+// history cannot be read: deploying without its pre_commands could skip a
+// migration.
+func (w *worker) pinned(ctx context.Context, version string) *release.Current {
 	if w.current != nil && w.current.Version == version {
 		c := *w.current
 		return &c
 	}
-	return &release.Current{Version: version}
+	cur := &release.Current{Version: version}
+	row, err := w.d.store.ReleaseOfVersion(ctx, db.ReleaseOfVersionParams{App: w.spec.Name, Version: version})
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err == nil:
+		err = json.Unmarshal([]byte(row.PreCommands), &cur.PreCommands)
+		cur.Hash, cur.SHA256 = row.Hash, row.Sha256
+	}
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		w.log.Error("cannot read how the pinned version was deployed", "version", version, "err", err)
+		return nil
+	}
+	return cur
 }
 
 // poll reads current.json and returns the version the bucket asks for, or
