@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // naiveLast is the obvious definition Last must agree with: split the whole
@@ -111,7 +110,7 @@ func TestLastOnAHugeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A sparse gigabyte costs no disk, but reading it all would take seconds.
+	// A sparse gigabyte costs no disk; TestLastReadsOnlyTheEnd counts the bytes read.
 	if err := f.Truncate(1 << 30); err != nil {
 		t.Fatal(err)
 	}
@@ -124,19 +123,13 @@ func TestLastOnAHugeFile(t *testing.T) {
 	f.WriteString("\n")
 	f.Close()
 
-	start := time.Now()
 	lines, err := Last(path, 100)
-	took := time.Since(start)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(lines) != 100 || lines[0] != "line 900" || lines[99] != "line 999" {
 		t.Fatalf("got %d lines: %q … %q", len(lines), lines[0], lines[len(lines)-1])
 	}
-	if took > 200*time.Millisecond {
-		t.Fatalf("Last took %v on a 1 GiB file", took)
-	}
-	t.Logf("Last(100) on 1 GiB: %v", took)
 
 	if _, err := Last(filepath.Join(t.TempDir(), "missing.log"), 10); !os.IsNotExist(err) {
 		t.Fatalf("missing file: err = %v", err)
