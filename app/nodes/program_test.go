@@ -524,6 +524,28 @@ func TestTLSDistribution(t *testing.T) {
 	}
 }
 
+// A Gleam shipment runs on the host's erl with the TLS flags deployex adds
+// to its argv: it connects to deployex's TLS-only node, is stable, and
+// answers node info.
+func TestGleamReplicaOverTLS(t *testing.T) {
+	host, _ := otp.ShortHostname()
+	env := baseEnv(app.Gleam, 1)
+	env["DEPLOYEX_OTP_TLS_CERT_PATH"] = genCerts(t, host)
+	p := start(t, env, func(n int, dir string) {
+		fixture.Install(t, app.Gleam, "1.0.0", fixture.Normal, dir)
+	})
+	booted := p.connectedAfterBoot(1)
+	p.wait(1, 5*time.Second, "stable", func(in instance) bool { return in.Stable })
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", booted.OSPid))
+	if err != nil || !strings.Contains(string(cmdline), "inet_tls") {
+		t.Errorf("the Gleam VM runs without TLS distribution: %q %v", cmdline, err)
+	}
+	// deployex's node speaks TLS only, so an answer came over TLS.
+	if r := p.get("/api/v1/apps/" + fixture.AppName(app.Gleam) + "/instances/1/info"); r.Status != 200 || !strings.Contains(r.Body, `"gleamfix":"1.0.0"`) {
+		t.Errorf("info over TLS: %d %s", r.Status, r.Body)
+	}
+}
+
 // A certificate folder without the files refuses to start, saying why.
 func TestBadCertPathRefusesToStart(t *testing.T) {
 	env := map[string]string{"DEPLOYEX_OTP_TLS_CERT_PATH": t.TempDir(), "DEPLOYEX_DATA_DIR": t.TempDir(),
