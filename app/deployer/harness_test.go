@@ -1,11 +1,14 @@
 package deployer
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -236,3 +239,56 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 func variant(v fixture.Variant) *fixture.Variant { return &v }
+
+// withoutEntry copies a release tarball without the entry named name (a
+// path inside the release, as "releases/2.0.0/relup") and returns the copy.
+func withoutEntry(t testing.TB, tarball, name string) string {
+	t.Helper()
+	in, err := os.Open(tarball)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), filepath.Base(tarball))
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zw := gzip.NewWriter(f)
+	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
+	dropped := false
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if path.Clean(hdr.Name) == name {
+			dropped = true
+			continue
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !dropped {
+		t.Fatalf("%s has no %s", tarball, name)
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

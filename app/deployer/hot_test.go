@@ -154,11 +154,19 @@ func TestHotUpgrade(t *testing.T) {
 			}
 
 			// release_handler's records survived the cold restart and the
-			// refusal: the next release goes in hot again.
-			h.publish("4.0.0", variant(fixture.HotUpgradeFrom("2.0.0")))
+			// refusal: the next release goes in hot again, and as it ships
+			// no relup, each node makes one from the appups.
+			relup := filepath.Join("releases", "4.0.0", "relup")
+			h.putTarball("4.0.0", withoutEntry(t, fixture.Release(t, lang, "4.0.0", fixture.HotUpgradeFrom("2.0.0")), relup))
+			h.publish("4.0.0", nil)
 			h.waitFor("4.0.0 on every replica", 30*time.Second, func() bool { return h.deployed("4.0.0") })
 			if got := h.pids(); !same(got, restarted) || !same(h.codeVersions(), []string{"4.0.0", "4.0.0"}) {
 				t.Fatalf("4.0.0 must be hot: pids %v (were %v), code versions %v", got, restarted, h.codeVersions())
+			}
+			for n := 1; n <= 2; n++ {
+				if _, err := os.Stat(filepath.Join(h.cfg.ServiceDir(h.name, n), "current", relup)); err != nil {
+					t.Errorf("replica %d: no relup made on the node: %v", n, err)
+				}
 			}
 		})
 	}

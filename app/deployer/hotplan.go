@@ -19,8 +19,9 @@ import (
 //   - lib/{app}-{to}/ebin/{app}.appup upgrades from `from` to `to`;
 //   - if the release was built with Jellyfish, its
 //     lib/{app}-{to}/ebin/jellyfish.json names the same two versions;
-//   - releases/{to}/relup has a script from `from`: release_handler installs
-//     from the relup, and deployex does not generate one on the node.
+//   - releases/{to}/relup, when the release ships one, has a script from
+//     `from`; without one the node generates it with systools:make_relup
+//     from the appups (otp.Node.HotUpgrade).
 //
 // Gleam shipments carry no release_handler: never hot.
 func hotUpgradable(spec app.Spec, dir, from, to string) error {
@@ -46,7 +47,7 @@ func hotUpgradable(spec app.Spec, dir, from, to string) error {
 	}
 	relup, err := readTerm(filepath.Join(dir, "releases", to, "relup"))
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no releases/%s/relup (deployex does not generate one on the node)", to)
+		return nil
 	}
 	if err != nil {
 		return err

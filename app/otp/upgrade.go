@@ -1,11 +1,14 @@
 package otp
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -31,6 +34,7 @@ type Step string
 const (
 	StepCopy      Step = "copy"
 	StepUnpack    Step = "unpack_release"
+	StepRelup     Step = "make_relup" // only for a release that ships no relup
 	StepCheck     Step = "check_install_release"
 	StepInstall   Step = "install_release"
 	StepPermanent Step = "make_permanent"
@@ -55,10 +59,11 @@ func (e *UpgradeError) Installed() bool { return e.Step == StepInstall || e.Step
 const UpgradeTimeout = 2 * time.Minute
 
 // HotUpgrade installs r on node through release_handler: copy the tarball
-// to releases/<vsn>/<name>.tar.gz, unpack_release("<vsn>/<name>"),
+// to releases/<vsn>/<name>.tar.gz, unpack_release("<vsn>/<name>"), generate
+// releases/<vsn>/relup with systools when the release has none,
 // check_install_release, install_release and make_permanent. progress, if
-// not nil, hears the end of every step with its error. A failure before
-// install removes what was unpacked.
+// not nil, hears the end of every step it ran with its error. A failure
+// before install removes what was unpacked.
 func (n *Node) HotUpgrade(ctx context.Context, node string, r Release, progress func(Step, error)) error {
 	// Name and Version become paths that a failure removes: refuse anything
 	// that is not a single, plain path segment.
@@ -77,24 +82,32 @@ func (n *Node) HotUpgrade(ctx context.Context, node string, r Release, progress 
 	unpacked := false
 	steps := []struct {
 		step Step
+		skip func() bool
 		run  func() error
 	}{
-		{StepCopy, func() error {
+		{StepCopy, nil, func() error {
 			if err := n.ensureRELEASES(ctx, node, r); err != nil {
 				return err
 			}
 			return copyFile(r.Tarball, filepath.Join(relDir, r.Name+".tar.gz"))
 		}},
-		{StepUnpack, func() error {
+		{StepUnpack, nil, func() error {
 			err := n.releaseHandler(ctx, node, "unpack_release", term.Charlist(r.Version+"/"+r.Name))
 			unpacked = err == nil
-			return err
+			if err != nil {
+				return err
+			}
+			return restoreRelFile(r)
 		}},
-		{StepCheck, func() error { return n.releaseHandler(ctx, node, "check_install_release", vsn) }},
-		{StepInstall, func() error { return n.releaseHandler(ctx, node, "install_release", vsn) }},
-		{StepPermanent, func() error { return n.releaseHandler(ctx, node, "make_permanent", vsn) }},
+		{StepRelup, func() bool { return exists(filepath.Join(relDir, "relup")) }, func() error { return n.makeRelup(ctx, node, r) }},
+		{StepCheck, nil, func() error { return n.releaseHandler(ctx, node, "check_install_release", vsn) }},
+		{StepInstall, nil, func() error { return n.releaseHandler(ctx, node, "install_release", vsn) }},
+		{StepPermanent, nil, func() error { return n.releaseHandler(ctx, node, "make_permanent", vsn) }},
 	}
 	for _, s := range steps {
+		if s.skip != nil && s.skip() {
+			continue
+		}
 		err := s.run()
 		if progress != nil {
 			progress(s.step, err)
@@ -116,20 +129,105 @@ func (n *Node) HotUpgrade(ctx context.Context, node string, r Release, progress 
 // tell which release to go back to.
 func (n *Node) ensureRELEASES(ctx context.Context, node string, r Release) error {
 	releases := filepath.Join(r.Root, "releases")
-	if _, err := os.Stat(filepath.Join(releases, "RELEASES")); err == nil {
+	if exists(filepath.Join(releases, "RELEASES")) {
 		return nil
 	}
-	data, err := os.ReadFile(filepath.Join(releases, "start_erl.data"))
+	running, err := runningVersion(r.Root)
 	if err != nil {
-		return fmt.Errorf("current version: %w", err)
+		return err
 	}
-	fields := strings.Fields(string(data)) // "ERTS_VSN REL_VSN"
-	if len(fields) != 2 {
-		return fmt.Errorf("start_erl.data: unexpected %q", data)
-	}
-	relFile := filepath.Join(releases, fields[1], r.Name+".rel")
+	relFile := filepath.Join(releases, running, r.Name+".rel")
 	return n.releaseHandler(ctx, node, "create_RELEASES",
 		term.Charlist(r.Root), term.Charlist(releases), term.Charlist(relFile), []any{})
+}
+
+// makeRelup writes releases/<vsn>/relup on the node, from the running
+// release to the unpacked one, with systools (part of sasl, which
+// release_handler needs anyway) reading both releases' .rel, .app and
+// .appup files under the root's lib/. It writes no downgrade scripts:
+// deployex rolls back by a full deployment of previous/, and an appup
+// without a downgrade path must not stop the upgrade.
+func (n *Node) makeRelup(ctx context.Context, node string, r Release) error {
+	running, err := runningVersion(r.Root)
+	if err != nil {
+		return err
+	}
+	releases := filepath.Join(r.Root, "releases")
+	v, err := n.Call(ctx, node, "systools", "make_relup",
+		term.Charlist(filepath.Join(releases, r.Version, r.Name)),
+		[]any{term.Charlist(filepath.Join(releases, running, r.Name))},
+		[]any{},
+		[]any{
+			term.Tuple{term.Atom("path"), []any{term.Charlist(filepath.Join(r.Root, "lib", "*", "ebin"))}},
+			term.Tuple{term.Atom("outdir"), term.Charlist(filepath.Join(releases, r.Version))},
+			term.Atom("silent"),
+		})
+	if err != nil {
+		return err
+	}
+	// silent: {ok, Relup, Module, Warnings} or {error, Module, Reason}.
+	if t, ok := v.(term.Tuple); ok && len(t) > 0 && t[0] == term.Atom("ok") {
+		return nil
+	}
+	return fmt.Errorf("systools:make_relup from %s answered %.300s", running, term.Format(v))
+}
+
+// restoreRelFile puts releases/<vsn>/<name>.rel back after unpack_release:
+// given "<vsn>/<name>" it reads that file and then deletes it, but systools
+// needs it to make the next relup from this release, and create_RELEASES
+// to record it.
+func restoreRelFile(r Release) error {
+	rel := filepath.Join(r.Root, "releases", r.Version, r.Name+".rel")
+	if exists(rel) {
+		return nil
+	}
+	f, err := os.Open(r.Tarball)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.Tarball, err)
+	}
+	want := path.Join("releases", r.Version, r.Name+".rel")
+	tr := tar.NewReader(zr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return fmt.Errorf("%s has no %s", filepath.Base(r.Tarball), want)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Tarball, err)
+		}
+		if path.Clean(hdr.Name) == want && hdr.Typeflag == tar.TypeReg {
+			// A .rel is a few hundred bytes; the limit keeps a hostile entry out.
+			b, err := io.ReadAll(io.LimitReader(tr, 1<<20))
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(rel, b, 0o644)
+		}
+	}
+}
+
+// runningVersion is the release version the node booted, from
+// releases/start_erl.data ("ERTS_VSN REL_VSN"), which make_permanent rewrites.
+func runningVersion(root string) (string, error) {
+	data, err := os.ReadFile(filepath.Join(root, "releases", "start_erl.data"))
+	if err != nil {
+		return "", fmt.Errorf("current version: %w", err)
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) != 2 {
+		return "", fmt.Errorf("start_erl.data: unexpected %q", data)
+	}
+	return fields[1], nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // cleanupUpgrade leaves the node as it was before a failed upgrade: the old
