@@ -96,34 +96,48 @@ func (q *Queries) IsGhosted(ctx context.Context, arg IsGhostedParams) (bool, err
 	return exists, err
 }
 
-const lastDeployment = `-- name: LastDeployment :one
-SELECT id, app, version, hash, instance, kind, "trigger", started_at, finished_at, result, error, pre_commands, sha256 FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT 1
+const lastDeploymentPerInstance = `-- name: LastDeploymentPerInstance :many
+SELECT d.id, d.app, d.version, d.hash, d.instance, d.kind, d."trigger", d.started_at, d.finished_at, d.result, d.error, d.pre_commands, d.sha256 FROM deployments AS d
+WHERE d.id IN (SELECT MAX(l.id) FROM deployments AS l WHERE l.app = ? GROUP BY l.instance)
+ORDER BY d.instance
 `
 
-type LastDeploymentParams struct {
-	App      string `json:"app"`
-	Instance int64  `json:"instance"`
-}
-
-func (q *Queries) LastDeployment(ctx context.Context, arg LastDeploymentParams) (Deployment, error) {
-	row := q.db.QueryRowContext(ctx, lastDeployment, arg.App, arg.Instance)
-	var i Deployment
-	err := row.Scan(
-		&i.ID,
-		&i.App,
-		&i.Version,
-		&i.Hash,
-		&i.Instance,
-		&i.Kind,
-		&i.Trigger,
-		&i.StartedAt,
-		&i.FinishedAt,
-		&i.Result,
-		&i.Error,
-		&i.PreCommands,
-		&i.Sha256,
-	)
-	return i, err
+// Each replica's newest deployment row, for the dashboard's cards.
+func (q *Queries) LastDeploymentPerInstance(ctx context.Context, app string) ([]Deployment, error) {
+	rows, err := q.db.QueryContext(ctx, lastDeploymentPerInstance, app)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Deployment{}
+	for rows.Next() {
+		var i Deployment
+		if err := rows.Scan(
+			&i.ID,
+			&i.App,
+			&i.Version,
+			&i.Hash,
+			&i.Instance,
+			&i.Kind,
+			&i.Trigger,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Error,
+			&i.PreCommands,
+			&i.Sha256,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const listDeployments = `-- name: ListDeployments :many
@@ -226,6 +240,53 @@ func (q *Queries) ListHistoryVersions(ctx context.Context, app string) ([]ListHi
 	for rows.Next() {
 		var i ListHistoryVersionsRow
 		if err := rows.Scan(&i.Version, &i.LastID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listInstanceDeployments = `-- name: ListInstanceDeployments :many
+SELECT id, app, version, hash, instance, kind, "trigger", started_at, finished_at, result, error, pre_commands, sha256 FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT ?
+`
+
+type ListInstanceDeploymentsParams struct {
+	App      string `json:"app"`
+	Instance int64  `json:"instance"`
+	Limit    int64  `json:"limit"`
+}
+
+func (q *Queries) ListInstanceDeployments(ctx context.Context, arg ListInstanceDeploymentsParams) ([]Deployment, error) {
+	rows, err := q.db.QueryContext(ctx, listInstanceDeployments, arg.App, arg.Instance, arg.Limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Deployment{}
+	for rows.Next() {
+		var i Deployment
+		if err := rows.Scan(
+			&i.ID,
+			&i.App,
+			&i.Version,
+			&i.Hash,
+			&i.Instance,
+			&i.Kind,
+			&i.Trigger,
+			&i.StartedAt,
+			&i.FinishedAt,
+			&i.Result,
+			&i.Error,
+			&i.PreCommands,
+			&i.Sha256,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

@@ -16,8 +16,14 @@ UPDATE deployments SET finished_at = CURRENT_TIMESTAMP, result = ?, error = ? WH
 -- name: ListDeployments :many
 SELECT * FROM deployments WHERE app = ? ORDER BY id DESC LIMIT ?;
 
--- name: LastDeployment :one
-SELECT * FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT 1;
+-- name: ListInstanceDeployments :many
+SELECT * FROM deployments WHERE app = ? AND instance = ? ORDER BY id DESC LIMIT ?;
+
+-- name: LastDeploymentPerInstance :many
+-- Each replica's newest deployment row, for the dashboard's cards.
+SELECT d.* FROM deployments AS d
+WHERE d.id IN (SELECT MAX(l.id) FROM deployments AS l WHERE l.app = ? GROUP BY l.instance)
+ORDER BY d.instance;
 
 -- name: ListGhosts :many
 SELECT * FROM ghosts WHERE app = ? ORDER BY created_at DESC, version;

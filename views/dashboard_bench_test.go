@@ -19,8 +19,9 @@ func BenchmarkDashboard(b *testing.B) {
 			Mode: app.ModeAutomatic, Ghosted: []string{"1.0.1"},
 			LastDeployment: &Deployment{Version: "1.0.2", Kind: "full_deployment", Result: "ok", Started: now.Add(-time.Hour)}}
 		for n := 1; n <= 10; n++ {
-			v.Instances = append(v.Instances, app.Instance{Instance: n, Status: app.StatusRunning, Version: "1.0.2",
-				OSPid: 1000 + n, Port: 4000 + n, OTP: "connected", StartedAt: now.Add(-time.Hour), CrashRestarts: n})
+			v.Instances = append(v.Instances, InstanceView{Instance: app.Instance{Instance: n, Status: app.StatusRunning, Version: "1.0.2",
+				OSPid: 1000 + n, Port: 4000 + n, OTP: "connected", StartedAt: now.Add(-time.Hour), CrashRestarts: n},
+				MTLS: true, LastDeployment: &Deployment{Version: "1.0.2", Instance: n, Kind: "hot_upgrade", Result: "ok", Started: now.Add(-time.Hour)}})
 		}
 		apps = append(apps, v)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"deployex/app"
+	"deployex/static"
 )
 
 // csrfHeader lets every htmx request carry the CSRF token without a form field.
@@ -30,8 +31,12 @@ func statusText(code int) string {
 	}
 }
 
-// appInstance keeps the templ signatures short.
-type appInstance = app.Instance
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
 
 func orDash(s string) string {
 	if s == "" {
@@ -71,3 +76,6 @@ func took(d Deployment) string {
 	}
 	return d.Finished.Sub(d.Started).Round(time.Second).String()
 }
+
+// asset is the versioned address of one of deployex's own static files.
+func asset(name string) string { return static.URL(name) }

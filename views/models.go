@@ -33,9 +33,17 @@ type AppView struct {
 	Mode           app.Mode
 	ManualVersion  string
 	Ghosted        []string
-	Instances      []app.Instance
+	Instances      []InstanceView
 	LastDeployment *Deployment
 	Deploy         DeployStatus
+}
+
+// InstanceView is one replica's card: what the supervisor and the OTP node
+// say now, and what the history says of its last deployment.
+type InstanceView struct {
+	app.Instance
+	MTLS           bool // the distribution to it runs over mutual TLS
+	LastDeployment *Deployment
 }
 
 // DeployStatus is what the deployer reports about an app right now.

@@ -53,11 +53,9 @@ func (s *Server) apiApps(c *fiber.Ctx) error {
 		a := apiApp{Name: v.Spec.Name, Language: v.Spec.Language, Mode: v.Mode, ManualVersion: v.ManualVersion,
 			Ghosted: v.Ghosted, Instances: make([]apiInstance, 0, len(v.Instances))}
 		for _, inst := range v.Instances {
-			ai := apiInstance{Instance: inst, UptimeS: int64(inst.Uptime(now).Seconds())}
-			if d, err := s.lastDeployment(ctx, v.Spec.Name, inst.Instance); err != nil {
-				return err
-			} else if d != nil {
-				ai.LastDeployment = toAPIDeployment(*d)
+			ai := apiInstance{Instance: inst.Instance, UptimeS: int64(inst.Uptime(now).Seconds())}
+			if inst.LastDeployment != nil {
+				ai.LastDeployment = toAPIDeployment(*inst.LastDeployment)
 			}
 			a.Instances = append(a.Instances, ai)
 		}

@@ -48,7 +48,9 @@ func (s *Server) appView(ctx context.Context, spec app.Spec) (views.AppView, err
 		d := deploymentView(last[0])
 		v.LastDeployment = &d
 	}
-	v.Instances = s.Fleet.Instances(spec.Name)
+	if v.Instances, err = s.instanceViews(ctx, spec.Name); err != nil {
+		return v, err
+	}
 	st := s.Deployer.Status(spec.Name)
 	v.Deploy = views.DeployStatus{Target: st.Target, Activity: st.Activity, SourceError: st.SourceError, Problem: st.Problem}
 	return v, nil
@@ -66,15 +68,25 @@ func deploymentView(d db.Deployment) views.Deployment {
 	return out
 }
 
-// lastDeployment is the newest history row of one replica, or nil.
-func (s *Server) lastDeployment(ctx context.Context, appName string, n int) (*views.Deployment, error) {
-	d, err := s.Store.LastDeployment(ctx, db.LastDeploymentParams{App: appName, Instance: int64(n)})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
-	}
+// instanceViews is every replica of appName as its card shows it.
+func (s *Server) instanceViews(ctx context.Context, appName string) ([]views.InstanceView, error) {
+	rows, err := s.Store.LastDeploymentPerInstance(ctx, appName)
 	if err != nil {
 		return nil, err
 	}
-	v := deploymentView(d)
-	return &v, nil
+	last := make(map[int]views.Deployment, len(rows))
+	for _, r := range rows {
+		last[int(r.Instance)] = deploymentView(r)
+	}
+	// deployex's node speaks TLS only when a certificate folder is set.
+	mtls := s.Config.OTPDistribution && s.Config.OTPTLSCertPath != ""
+	insts := s.Fleet.Instances(appName)
+	out := make([]views.InstanceView, len(insts))
+	for i, inst := range insts {
+		out[i] = views.InstanceView{Instance: inst, MTLS: mtls}
+		if d, ok := last[inst.Instance]; ok {
+			out[i].LastDeployment = &d
+		}
+	}
+	return out, nil
 }

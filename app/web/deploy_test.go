@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,8 +76,29 @@ func TestSetVersionAndGhostsFromDashboardAndAPI(t *testing.T) {
 		t.Fatalf("pin from the page: %d %s", r.Status, r.Body)
 	}
 	waitInstances(t, api, token, on("1.0.0"))
-	if !strings.Contains(admin.Get("/").Body, "pinned 1.0.0") {
+	dash := admin.Get("/").Body
+	if !strings.Contains(dash, "pinned 1.0.0") {
 		t.Fatal("the dashboard must show the pinned version")
+	}
+	// The replica's card: its own last deployment, mTLS, a link to its history.
+	card := regexp.MustCompile(`(?s)<article class="card" id="instance-erlfix-1".*?</article>`).FindString(dash)
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`(?s)<dd class="last-deploy">\s*manual 1.0.0 ·\s*<span class="result-ok"[^>]*>ok</span>`),
+		regexp.MustCompile(`<dd class="mtls">off</dd>`),
+		regexp.MustCompile(`href="/apps/erlfix/versions\?instance=1"`),
+	} {
+		if !want.MatchString(card) {
+			t.Errorf("card lacks %s:\n%s", want, card)
+		}
+	}
+	if r := admin.Get("/apps/erlfix/versions?instance=1"); r.Status != 200 || !strings.Contains(r.Body, "History of erlfix-1") ||
+		strings.Count(r.Body, `<td class="result-ok">`) != 2 {
+		t.Errorf("replica 1's history: %d\n%s", r.Status, r.Body)
+	}
+	for _, bad := range []string{"2", "0", "x", "1%27"} {
+		if r := admin.Get("/apps/erlfix/versions?instance=" + bad); r.Status != http.StatusNotFound {
+			t.Errorf("history of replica %q: %d", bad, r.Status)
+		}
 	}
 
 	for _, tc := range []struct {

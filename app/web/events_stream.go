@@ -137,9 +137,14 @@ func (st *sseState) sendDirty() error {
 				return err
 			}
 		}
-		for _, inst := range st.s.Fleet.Instances(name) {
-			if whole || which[inst.Instance] {
-				if err := st.send(fmt.Sprintf("instance-%s-%d", name, inst.Instance), views.InstanceCard(st.page, name, inst, now)); err != nil {
+		insts, err := st.s.instanceViews(ctx, name)
+		if err != nil {
+			st.s.Log.Error("sse: reading replica state", "app", name, "err", err)
+			continue
+		}
+		for _, inst := range insts {
+			if whole || which[inst.Instance.Instance] {
+				if err := st.send(fmt.Sprintf("instance-%s-%d", name, inst.Instance.Instance), views.InstanceCard(st.page, name, inst, now)); err != nil {
 					return err
 				}
 			}

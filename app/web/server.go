@@ -114,7 +114,9 @@ func (s *Server) routes() {
 	f.Use(recover.New())
 	f.Use(securityHeaders)
 	f.Get("/health", s.health)
-	f.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 3600}))
+	// Every asset address changes with its content (static.URL, versioned
+	// vendor names), so browsers may keep them for long.
+	f.Use("/static", filesystem.New(filesystem.Config{Root: http.FS(static.FS), MaxAge: 30 * 24 * 3600}))
 
 	// Role checks are per route: a group-level check would also guard the
 	// not-found fallbacks registered after it.

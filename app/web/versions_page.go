@@ -1,13 +1,16 @@
 package web
 
 import (
+	"strconv"
+
 	"github.com/gofiber/fiber/v2"
 
 	"deployex/db"
 	"deployex/views"
 )
 
-// versionsPage shows an app's deployment history and the set-version form.
+// versionsPage shows an app's deployment history, or one replica's, and the
+// set-version form.
 func (s *Server) versionsPage(c *fiber.Ctx) error {
 	spec, err := s.appParam(c)
 	if err != nil {
@@ -18,7 +21,18 @@ func (s *Server) versionsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rows, err := s.Store.ListDeployments(ctx, db.ListDeploymentsParams{App: spec.Name, Limit: historyLimit})
+	// ?instance=N narrows the history to one replica (its card links here).
+	replica := 0
+	var rows []db.Deployment
+	if q := c.Query("instance"); q != "" {
+		replica, err = strconv.Atoi(q)
+		if err != nil || replica < 1 || replica > spec.Replicas {
+			return fiber.NewError(fiber.StatusNotFound, "no replica "+q+" of "+spec.Name)
+		}
+		rows, err = s.Store.ListInstanceDeployments(ctx, db.ListInstanceDeploymentsParams{App: spec.Name, Instance: int64(replica), Limit: historyLimit})
+	} else {
+		rows, err = s.Store.ListDeployments(ctx, db.ListDeploymentsParams{App: spec.Name, Limit: historyLimit})
+	}
 	if err != nil {
 		return err
 	}
@@ -40,5 +54,5 @@ func (s *Server) versionsPage(c *fiber.Ctx) error {
 			}
 		}
 	}
-	return render(c, fiber.StatusOK, views.Versions(s.page(c, spec.Name+" versions", "dashboard"), v, choices, history, listErr))
+	return render(c, fiber.StatusOK, views.Versions(s.page(c, spec.Name+" versions", "dashboard"), v, choices, history, replica, listErr))
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -209,8 +210,15 @@ func TestSecurityHeadersAndErrors(t *testing.T) {
 	if r := a.Client(t).Login(hostile, "x"); strings.Contains(r.Body, "<script>alert") || !strings.Contains(r.Body, "&lt;script&gt;") {
 		t.Errorf("the echoed username must be HTML-escaped")
 	}
-	if r := c.Get("/static/app.css"); r.Status != 200 || !strings.Contains(r.Header.Get("Content-Type"), "text/css") {
-		t.Errorf("static css: %d %s", r.Status, r.Header.Get("Content-Type"))
+	// Pages name the stylesheet by its content, so an upgraded deployex's
+	// CSS is fetched at once and an unchanged one stays cached.
+	css := regexp.MustCompile(`href="(/static/app\.css\?v=[0-9a-f]{12})"`).FindStringSubmatch(a.Client(t).Get("/login").Body)
+	if css == nil {
+		t.Fatal("the login page does not name a versioned app.css")
+	}
+	if r := c.Get(css[1]); r.Status != 200 || !strings.Contains(r.Header.Get("Content-Type"), "text/css") ||
+		!strings.Contains(r.Header.Get("Cache-Control"), "max-age=2592000") {
+		t.Errorf("static css: %d %s %s", r.Status, r.Header.Get("Content-Type"), r.Header.Get("Cache-Control"))
 	}
 	if r := c.Get("/health"); r.Status != 200 || r.Body != `{"status":"ok"}` {
 		t.Errorf("health: %d %s", r.Status, r.Body)
