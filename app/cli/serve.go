@@ -109,7 +109,11 @@ func serve(ctx context.Context, e Env, args []string) int {
 	go func() { served <- srv.Serve(ln) }()
 	log.Info("deployex started", "version", Version, "listen", addr, "environment", cfg.Environment,
 		"apps", len(cfg.Apps), "data", cfg.DataDir)
-	go releaseStartupPages(log)
+	// After the first rounds of the workers (replicas started, nodes
+	// connected, first polls), so what they run every time is not paged
+	// out only to be read again.
+	trim := time.AfterFunc(startupSettle, func() { releaseStartupPages(log) })
+	defer trim.Stop()
 
 	code = exitOK
 	select {
@@ -139,6 +143,9 @@ func serve(ctx context.Context, e Env, args []string) int {
 	}
 	return code
 }
+
+// startupSettle is how long after serving starts the start-up pages go.
+const startupSettle = 5 * time.Second
 
 // releaseStartupPages hands the binary's start-up-only pages back to the
 // kernel; deployex runs for months, its initialisation once.
