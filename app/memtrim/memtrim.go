@@ -45,7 +45,9 @@ func ReleaseStartupPages() (Result, error) {
 	}
 	for _, m := range maps {
 		for _, advice := range []uintptr{madvPageout, syscall.MADV_DONTNEED} {
-			if _, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.start, m.end-m.start, advice); errno != 0 {
+			_, _, errno := syscall.Syscall(syscall.SYS_MADVISE, m.start, m.end-m.start, advice)
+			// Kernels before 5.4 do not know MADV_PAGEOUT: MADV_DONTNEED alone.
+			if errno != 0 && !(advice == madvPageout && errno == syscall.EINVAL) {
 				return res, os.NewSyscallError("madvise", errno)
 			}
 		}
