@@ -2,12 +2,10 @@ package deployer
 
 import (
 	"archive/tar"
-	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"deployex/app"
@@ -59,38 +57,17 @@ func BenchmarkFullDeploymentOverhead(b *testing.B) {
 // under lib/assets/, as a Phoenix release carries static assets.
 func paddedRelease(b *testing.B, src string, size int64) string {
 	b.Helper()
-	in, err := os.Open(src)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer in.Close()
-	gz, err := gzip.NewReader(in)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dst := filepath.Join(b.TempDir(), "padded.tar.gz")
-	out, _ := os.Create(dst)
-	defer out.Close()
-	zw := gzip.NewWriter(out)
-	tw := tar.NewWriter(zw)
-	tr := tar.NewReader(gz)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
+	return rewriteTarball(b, src, nil, func(tw *tar.Writer) error {
+		const chunk = 1 << 20
+		for i := int64(0); i < size/chunk; i++ {
+			name := "lib/assets/blob-" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".bin"
+			if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: chunk, Typeflag: tar.TypeReg}); err != nil {
+				return err
+			}
+			if _, err := io.CopyN(tw, rand.Reader, chunk); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			b.Fatal(err)
-		}
-		tw.WriteHeader(hdr)
-		io.Copy(tw, tr)
-	}
-	const chunk = 1 << 20
-	for i := int64(0); i < size/chunk; i++ {
-		tw.WriteHeader(&tar.Header{Name: "lib/assets/blob-" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ".bin", Mode: 0o644, Size: chunk, Typeflag: tar.TypeReg})
-		io.CopyN(tw, rand.Reader, chunk)
-	}
-	tw.Close()
-	zw.Close()
-	return dst
+		return nil
+	})
 }

@@ -244,7 +244,23 @@ func variant(v fixture.Variant) *fixture.Variant { return &v }
 // path inside the release, as "releases/2.0.0/relup") and returns the copy.
 func withoutEntry(t testing.TB, tarball, name string) string {
 	t.Helper()
-	in, err := os.Open(tarball)
+	dropped := false
+	out := rewriteTarball(t, tarball, func(hdr *tar.Header) bool {
+		drop := path.Clean(hdr.Name) == name
+		dropped = dropped || drop
+		return !drop
+	}, nil)
+	if !dropped {
+		t.Fatalf("%s has no %s", tarball, name)
+	}
+	return out
+}
+
+// rewriteTarball copies a gzipped tarball into a temporary file with the
+// entries keep accepts, then lets add write more, and returns the copy.
+func rewriteTarball(t testing.TB, src string, keep func(*tar.Header) bool, add func(*tar.Writer) error) string {
+	t.Helper()
+	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,15 +269,14 @@ func withoutEntry(t testing.TB, tarball, name string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), filepath.Base(tarball))
-	f, err := os.Create(out)
+	dst := filepath.Join(t.TempDir(), filepath.Base(src))
+	f, err := os.Create(dst)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	zw := gzip.NewWriter(f)
 	tr, tw := tar.NewReader(zr), tar.NewWriter(zw)
-	dropped := false
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
@@ -270,8 +285,7 @@ func withoutEntry(t testing.TB, tarball, name string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if path.Clean(hdr.Name) == name {
-			dropped = true
+		if keep != nil && !keep(hdr) {
 			continue
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
@@ -281,8 +295,10 @@ func withoutEntry(t testing.TB, tarball, name string) string {
 			t.Fatal(err)
 		}
 	}
-	if !dropped {
-		t.Fatalf("%s has no %s", tarball, name)
+	if add != nil {
+		if err := add(tw); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := tw.Close(); err != nil {
 		t.Fatal(err)
@@ -290,5 +306,5 @@ func withoutEntry(t testing.TB, tarball, name string) string {
 	if err := zw.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return out
+	return dst
 }
