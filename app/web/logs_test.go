@@ -285,6 +285,40 @@ func TestLogStreamTellsASlowViewerWhatItMissed(t *testing.T) {
 	expectEvent(t, events, "lines", "lines: this view fell behind", 20*time.Second)
 }
 
+// TestLogStreamDropsAClientThatNeverReads: a client that stops reading for
+// good is disconnected once its socket has been full for the stall timeout,
+// so it pins no goroutine, subscription or buffer; others are served on.
+func TestLogStreamDropsAClientThatNeverReads(t *testing.T) {
+	t.Parallel()
+	a := testapp.Start(t, nil)
+	c := a.Client(t)
+	c.MustLogin("admin", adminPass)
+	path := logFile(a, 2, "stdout")
+	os.MkdirAll(filepath.Dir(path), 0o755)
+	appendFile(t, path, "start\n")
+
+	smallWindow := func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) }
+	stuck := openSSE(t, a, c, "/apps/myphoenixapp/instances/2/logs/stdout/live", smallWindow)
+	expectEvent(t, stuck, "reset", "start", 5*time.Second)
+	// More than the kernel's socket buffers hold (up to 4 MiB on the
+	// server's side), so the server's writes do block.
+	var burst strings.Builder
+	for i := 0; i < 200_000; i++ {
+		fmt.Fprintf(&burst, "burst line %06d %s\n", i, strings.Repeat("x", 40))
+	}
+	appendFile(t, path, burst.String())
+	// Not reading for longer than the stall timeout, then reading what the
+	// socket held: the stream must have been closed by the server.
+	time.Sleep(13 * time.Second) // the server's stall timeout is 10 s
+	select {
+	case <-drain(stuck):
+	case <-time.After(10 * time.Second):
+		t.Fatal("the server still streams to a client that stopped reading")
+	}
+	other := openSSE(t, a, c, "/apps/myphoenixapp/instances/2/logs/stdout/live", nil)
+	expectEvent(t, other, "reset", "burst line 199999", 5*time.Second)
+}
+
 // TestStreamsEndAtShutdown: open streams must not hold up deployex's exit
 // (the web server would wait its 5 s grace period for them).
 func TestStreamsEndAtShutdown(t *testing.T) {

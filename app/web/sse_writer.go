@@ -18,6 +18,12 @@ import (
 // its buffer.
 const sseStallTimeout = 10 * time.Second
 
+// sseSendBuffer caps the kernel's send buffer of a stream's connection.
+// Autotuned, it grows to 4 MiB, which a client that stopped reading would
+// pin, and which a quiet stream never fills, so the stall timeout would not
+// start; 256 KiB still carries a log storm to a client 100 ms away.
+const sseSendBuffer = 256 << 10
+
 // sseIdlePing is how often a quiet log or host stream writes a comment: a
 // write is the only way to notice that the client went away.
 const sseIdlePing = time.Second
@@ -37,6 +43,9 @@ func streamSSE(c *fiber.Ctx, stream func(*sseWriter)) {
 	c.Set(fiber.HeaderConnection, "keep-alive")
 	c.Set("X-Accel-Buffering", "no")
 	conn := c.Context().Conn()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		tc.SetWriteBuffer(sseSendBuffer)
+	}
 	c.Context().SetBodyStreamWriter(fasthttp.StreamWriter(func(w *bufio.Writer) {
 		// The connection may serve another request after the stream, which
 		// must not inherit the stall deadline.
