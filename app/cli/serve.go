@@ -14,6 +14,7 @@ import (
 	"deployex/app/deployer"
 	"deployex/app/events"
 	"deployex/app/hostinfo"
+	"deployex/app/logrotate"
 	"deployex/app/logtail"
 	"deployex/app/memtrim"
 	"deployex/app/nodes"
@@ -99,6 +100,7 @@ func serve(ctx context.Context, e Env, args []string) int {
 
 	sampler := hostinfo.NewSampler(log, hostinfo.DefaultInterval)
 	go sampler.Run(ctx)
+	go logrotate.Run(ctx, cfg, log, logrotate.Interval)
 	tailer := logtail.New(log)
 	// Closed after the web server, whose log streams end on its shutdown.
 	defer tailer.Close()

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -74,6 +75,11 @@ type Config struct {
 
 	UnpackMaxFiles int
 	UnpackMaxBytes int64
+
+	// LogMaxBytes is the size at which a replica's log file is rotated (0:
+	// never); LogKeep rotated files are kept beside it.
+	LogMaxBytes int64
+	LogKeep     int
 }
 
 // Local reports whether deployex runs in local mode, where default secrets are allowed.
@@ -89,6 +95,12 @@ func (c *Config) LogDir(appName string) string {
 	default:
 		return "/var/log/" + appName
 	}
+}
+
+// LogFile is the file replica n of appName writes stream ("stdout" or
+// "stderr") to.
+func (c *Config) LogFile(appName string, n int, stream string) string {
+	return filepath.Join(c.LogDir(appName), app.NodeShortName(appName, n)+"-"+stream+".log")
 }
 
 // ServiceDir is where replica n of appName keeps its new/current/previous folders.
@@ -190,6 +202,8 @@ func Load(getenv Getenv) (*Config, error) {
 	c.DeployMaxCrashes = r.positive("DEPLOYEX_DEPLOY_MAX_CRASHES", 3)
 	c.UnpackMaxFiles = r.positive("DEPLOYEX_UNPACK_MAX_FILES", 100000)
 	c.UnpackMaxBytes = int64(r.positive("DEPLOYEX_UNPACK_MAX_MB", 4096)) << 20
+	c.LogMaxBytes = int64(r.integer("DEPLOYEX_LOG_MAX_MB", 100, 0, 1<<20)) << 20
+	c.LogKeep = r.integer("DEPLOYEX_LOG_KEEP", 5, 0, 100)
 	if c.RestartBackoffMax < c.RestartBackoffInitial {
 		r.fail("DEPLOYEX_RESTART_BACKOFF_MAX_MS", strconv.FormatInt(c.RestartBackoffMax.Milliseconds(), 10),
 			"must not be below DEPLOYEX_RESTART_BACKOFF_INITIAL_MS")

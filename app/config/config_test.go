@@ -60,6 +60,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"DEPLOYEX_SECRETS_ADAPTER", "vault"},
 		{"DEPLOYEX_HEALTH_CHECK_INTERVAL_MS", "50"},
 		{"DEPLOYEX_HEALTH_CHECK_FAILURES", "-1"},
+		{"DEPLOYEX_LOG_MAX_MB", "-5"},
+		{"DEPLOYEX_LOG_KEEP", "many"},
 	}
 	for _, tc := range cases {
 		_, err := Load(env(map[string]string{tc.name: tc.value}))

@@ -241,15 +241,14 @@ func (r *replica) spawn() ([]string, *proc, error) {
 // openLogs opens the replica's stdout and stderr files for appending; the
 // child writes to them directly, so they outlive deployex.
 func (r *replica) openLogs() (stdout, stderr *os.File, err error) {
-	logs := filepath.Join(r.s.cfg.LogDir(r.spec.Name), app.NodeShortName(r.spec.Name, r.n))
-	if err := os.MkdirAll(filepath.Dir(logs), 0o750); err != nil {
+	if err := os.MkdirAll(r.s.cfg.LogDir(r.spec.Name), 0o750); err != nil {
 		return nil, nil, err
 	}
-	stdout, err = os.OpenFile(logs+"-stdout.log", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	stdout, err = os.OpenFile(r.s.cfg.LogFile(r.spec.Name, r.n, "stdout"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, nil, err
 	}
-	stderr, err = os.OpenFile(logs+"-stderr.log", os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	stderr, err = os.OpenFile(r.s.cfg.LogFile(r.spec.Name, r.n, "stderr"), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		stdout.Close()
 		return nil, nil, err

@@ -2,7 +2,6 @@ package web
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 
 	"github.com/gofiber/fiber/v2"
@@ -32,7 +31,7 @@ func (s *Server) replicaLog(appName string, n int, stream string) logSource {
 	return logSource{
 		Source: logtail.Source{
 			Key:  short + "-" + stream,
-			Path: filepath.Join(s.Config.LogDir(appName), short+"-"+stream+".log"),
+			Path: s.Config.LogFile(appName, n, stream),
 		},
 		label: short + " " + stream,
 	}
