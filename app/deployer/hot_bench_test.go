@@ -26,6 +26,8 @@ import (
 //     unpack to new/, the appup/relup checks, a probe, the snapshot of
 //     current/, the same release_handler steps, the folder bookkeeping.
 //
+//   - deployex-making-relup: the same with a release that ships no relup.
+//
 // Every iteration starts from a fresh replica running 1.0.0; only the upgrade
 // is measured, reported as ms/upgrade (ns/op counts the setup too).
 func BenchmarkHotUpgrade(b *testing.B) {
@@ -39,19 +41,25 @@ func BenchmarkHotUpgrade(b *testing.B) {
 			}
 			b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/upgrade")
 		})
-		b.Run(string(lang)+"/deployex", func(b *testing.B) {
-			sum := map[string]time.Duration{}
-			for range b.N {
-				h, _ := benchHarness(b, lang, true)
-				for part, d := range deployexUpgrade(b, h) {
-					sum[part] += d
+		// The release as built, and without its relup: the node makes one.
+		for _, variant := range []string{"deployex", "deployex-making-relup"} {
+			b.Run(string(lang)+"/"+variant, func(b *testing.B) {
+				sum := map[string]time.Duration{}
+				for range b.N {
+					h, _ := benchHarness(b, lang, true)
+					if variant == "deployex-making-relup" {
+						stripRelup(b, h)
+					}
+					for part, d := range deployexUpgrade(b, h) {
+						sum[part] += d
+					}
+					h.stop()
 				}
-				h.stop()
-			}
-			for part, d := range sum {
-				b.ReportMetric(float64(d.Microseconds())/1000/float64(b.N), part)
-			}
-		})
+				for part, d := range sum {
+					b.ReportMetric(float64(d.Microseconds())/1000/float64(b.N), part)
+				}
+			})
+		}
 	}
 }
 
@@ -72,6 +80,15 @@ func benchHarness(b *testing.B, lang app.Language, hot bool) (*harness, *otp.Nod
 	h.waitFor("1.0.0", 60*time.Second, func() bool { return h.deployed("1.0.0") })
 	h.putTarball("2.0.0", fixture.Release(b, lang, "2.0.0", fixture.HotUpgradeFrom("1.0.0")))
 	return h, node
+}
+
+// stripRelup replaces the 2.0.0 tarball in the bucket by one without its relup.
+func stripRelup(b *testing.B, h *harness) {
+	b.Helper()
+	b.StopTimer()
+	defer b.StartTimer()
+	tarball := filepath.Join(h.bucket, "dist", h.name, h.name+"-2.0.0.tar.gz")
+	h.putTarball("2.0.0", withoutEntry(b, tarball, "releases/2.0.0/relup"))
 }
 
 func bareUpgrade(b *testing.B, h *harness, node *otp.Node) time.Duration {
