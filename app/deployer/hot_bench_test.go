@@ -21,6 +21,7 @@ import (
 //   - release_handler: the bare sequence by hand, over deployex's OTP node:
 //     copy the tarball into releases/2.0.0/, (Elixir: create_RELEASES),
 //     unpack_release, check_install_release, install_release, make_permanent;
+//
 //   - deployex: the deployer's whole hot path, from the start of the
 //     rollout (download from the local bucket) to the history row closed:
 //     unpack to new/, the appup/relup checks, a probe, the snapshot of
