@@ -127,6 +127,7 @@ func (st *sseState) sendDirty() error {
 			continue
 		}
 		whole := which[0]
+		var insts []views.InstanceView
 		if whole {
 			v, err := st.s.appView(ctx, spec)
 			if err != nil {
@@ -136,11 +137,13 @@ func (st *sseState) sendDirty() error {
 			if err := st.send("meta-"+name, views.AppMeta(v, now)); err != nil {
 				return err
 			}
-		}
-		insts, err := st.s.instanceViews(ctx, name)
-		if err != nil {
-			st.s.Log.Error("sse: reading replica state", "app", name, "err", err)
-			continue
+			insts = v.Instances
+		} else {
+			var err error
+			if insts, err = st.s.instanceViews(ctx, name); err != nil {
+				st.s.Log.Error("sse: reading replica state", "app", name, "err", err)
+				continue
+			}
 		}
 		for _, inst := range insts {
 			if whole || which[inst.Instance.Instance] {
