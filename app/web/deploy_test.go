@@ -124,6 +124,16 @@ func TestSetVersionAndGhostsFromDashboardAndAPI(t *testing.T) {
 	if len(versions.Versions) < 3 || versions.Versions[1].Kind != "manual" || versions.Versions[1].Trigger != "user" {
 		t.Fatalf("history: %+v", versions.Versions)
 	}
+	var one struct {
+		Versions []struct{ Instance int } `json:"versions"`
+	}
+	json.Unmarshal([]byte(call("GET", "/api/v1/apps/erlfix/versions?instance=1", token, "").Body), &one)
+	if len(one.Versions) != len(versions.Versions) || one.Versions[0].Instance != 1 {
+		t.Errorf("replica 1's history over the API: %+v", one.Versions)
+	}
+	if r := call("GET", "/api/v1/apps/erlfix/versions?instance=9", token, ""); r.Status != 404 || !strings.Contains(r.Body, `"error"`) {
+		t.Errorf("history of a replica that does not exist: %d %s", r.Status, r.Body)
+	}
 
 	// A ghost recorded by an earlier rollback is listed and can be cleared.
 	store, err := db.Open(context.Background(), filepath.Join(a.Env["DEPLOYEX_DATA_DIR"], "deployex.db"))

@@ -1,11 +1,8 @@
 package web
 
 import (
-	"strconv"
-
 	"github.com/gofiber/fiber/v2"
 
-	"deployex/db"
 	"deployex/views"
 )
 
@@ -21,24 +18,9 @@ func (s *Server) versionsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	// ?instance=N narrows the history to one replica (its card links here).
-	replica := 0
-	var rows []db.Deployment
-	if q := c.Query("instance"); q != "" {
-		replica, err = strconv.Atoi(q)
-		if err != nil || replica < 1 || replica > spec.Replicas {
-			return fiber.NewError(fiber.StatusNotFound, "no replica "+q+" of "+spec.Name)
-		}
-		rows, err = s.Store.ListInstanceDeployments(ctx, db.ListInstanceDeploymentsParams{App: spec.Name, Instance: int64(replica), Limit: historyLimit})
-	} else {
-		rows, err = s.Store.ListDeployments(ctx, db.ListDeploymentsParams{App: spec.Name, Limit: historyLimit})
-	}
+	history, replica, err := s.history(c, spec)
 	if err != nil {
 		return err
-	}
-	history := make([]views.Deployment, len(rows))
-	for i, r := range rows {
-		history[i] = deploymentView(r)
 	}
 	var choices []views.VersionChoice
 	var listErr string
