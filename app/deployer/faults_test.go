@@ -110,3 +110,38 @@ func hostileTarball(t *testing.T, name string) []byte {
 	gz.Close()
 	return buf.Bytes()
 }
+
+// TestInterruptedDeploymentIsDoneAgain: deployex stops while a new version's
+// pre_command runs, after the folder swap. The next deployex does not boot
+// that version without its pre_commands: it puts the replica back on the old
+// one and deploys the new one again, pre_command included.
+func TestInterruptedDeploymentIsDoneAgain(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, app.Erlang, 1, nil)
+	h.publish("1.0.0", variant(fixture.Normal))
+	h.start(nil)
+	h.waitFor("1.0.0 on the replica", 60*time.Second, func() bool { return h.deployed("1.0.0") })
+
+	h.publish("2.0.0", variant(fixture.Normal), "eval timer:sleep(60000)")
+	h.waitFor("2.0.0's pre_command running", 30*time.Second, func() bool {
+		return strings.Contains(h.dep.Status(h.name).Activity, "running pre_commands")
+	})
+	h.cancel() // deployex goes away mid-deployment
+	<-h.done
+
+	marker := filepath.Join(t.TempDir(), "migrated")
+	h.publish("2.0.0", nil, `eval ok = file:write_file("`+marker+`", <<"v2">>)`)
+	h.start(nil)
+	h.waitFor("2.0.0 deployed again", 60*time.Second, func() bool { return h.deployed("2.0.0") })
+	if b, err := os.ReadFile(marker); err != nil || string(b) != "v2" {
+		t.Fatalf("2.0.0 runs but its pre_command did not: %q %v", b, err)
+	}
+	if n := h.audits("undo_interrupted_deployment"); n != 1 {
+		t.Errorf("%d undo audits, want 1", n)
+	}
+	rows := h.history() // newest first: the redo, then the interrupted attempt
+	if len(rows) < 3 || rows[0].Version != "2.0.0" || rows[0].Result != "ok" ||
+		rows[1].Version != "2.0.0" || rows[1].Result != "failed" || !strings.Contains(rows[1].Error, "interrupted") {
+		t.Fatalf("history %+v", rows)
+	}
+}

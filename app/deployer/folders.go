@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"deployex/app/internal/durable"
+	"deployex/app/supervisor"
 )
 
 // versionFile is written into every release folder deployex unpacks, so a
@@ -55,6 +56,27 @@ func (f folders) promote() error {
 		return err
 	}
 	return f.sync()
+}
+
+// hold marks new/ so that the supervisor will not start it, once it is
+// current/, before unhold: its pre_commands have not run yet.
+func (f folders) hold() error {
+	return os.WriteFile(filepath.Join(f.new(), supervisor.HoldFile), nil, 0o600)
+}
+
+// unhold lets the supervisor start current/.
+func (f folders) unhold() error {
+	if err := os.Remove(filepath.Join(f.current(), supervisor.HoldFile)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
+}
+
+// held reports whether current/ is a release whose deployment stopped
+// between the swap and its pre_commands' end.
+func (f folders) held() bool {
+	_, err := os.Stat(filepath.Join(f.current(), supervisor.HoldFile))
+	return err == nil
 }
 
 // sync makes a swap durable before the replica starts from it: the files

@@ -159,7 +159,11 @@ func (w *worker) unpackNew(ctx context.Context, f folders, cur release.Current, 
 // pre_commands, start, and wait until it is stable.
 func (w *worker) swapAndStart(ctx context.Context, a attempt, f folders, version string, preCommands []string, step string) (attempt, error) {
 	name := w.spec.Name
-	if err := f.promote(); err != nil {
+	err := f.hold()
+	if err == nil {
+		err = f.promote()
+	}
+	if err != nil {
 		w.finish(a.id, "failed", "swap folders: "+err.Error())
 		// The old release may be in previous/ now; the rollback puts it back.
 		return a, err
@@ -170,6 +174,10 @@ func (w *worker) swapAndStart(ctx context.Context, a attempt, f folders, version
 		if err := w.d.sup.RunPreCommands(ctx, name, a.n, preCommands); err != nil {
 			return a, err
 		}
+	}
+	if err := f.unhold(); err != nil {
+		w.finish(a.id, "failed", "release the folder: "+err.Error())
+		return a, err
 	}
 	w.activity("%s: starting", step)
 	if err := w.d.sup.Start(ctx, name, a.n); err != nil {

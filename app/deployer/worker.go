@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -69,9 +70,10 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// recover closes the history rows an interrupted deployex left open and
-// makes sure every replica has a row (the supervisor creates them too; the
-// upserts are idempotent).
+// recover closes the history rows an interrupted deployex left open, makes
+// sure every replica has a row (the supervisor creates them too; the upserts
+// are idempotent), and undoes the swap of a deployment that stopped before
+// its pre_commands ended.
 func (w *worker) recover(ctx context.Context) error {
 	name := w.spec.Name
 	if err := w.d.store.EnsureApp(ctx, db.EnsureAppParams{Name: name, Language: string(w.spec.Language)}); err != nil {
@@ -82,7 +84,44 @@ func (w *worker) recover(ctx context.Context) error {
 			return err
 		}
 	}
-	return w.d.store.FinishRunningDeployments(ctx, name)
+	if err := w.d.store.FinishRunningDeployments(ctx, name); err != nil {
+		return err
+	}
+	for n := 1; n <= w.spec.Replicas; n++ {
+		w.undoHeld(ctx, n)
+	}
+	return nil
+}
+
+// undoHeld puts replica n back on the release it ran before a deployment
+// that stopped between the folder swap and the end of its pre_commands (the
+// supervisor does not start a held folder); the rollout then deploys the new
+// version again, pre_commands included. A first deployment has nothing to
+// go back to: its folder goes and the replica waits for the rollout.
+func (w *worker) undoHeld(ctx context.Context, n int) {
+	f := folders{w.d.cfg.ServiceDir(w.spec.Name, n)}
+	if !f.held() {
+		return
+	}
+	held, _ := folderVersion(f.current())
+	prev, err := f.demote()
+	if err != nil {
+		prev, err = "", os.RemoveAll(f.current())
+	}
+	target := fmt.Sprintf("%s %s replica %d", w.spec.Name, held, n)
+	w.d.audit(ctx, "deployer", "undo_interrupted_deployment", target, err)
+	if err != nil {
+		w.log.Error("cannot undo an interrupted deployment", "instance", n, "version", held, "err", err)
+		return
+	}
+	w.log.Warn("undid a deployment interrupted before its pre_commands ended", "instance", n, "version", held, "back_to", prev)
+	w.setVersion(ctx, n, prev)
+	if prev == "" {
+		return
+	}
+	if err := w.d.sup.Start(ctx, w.spec.Name, n); err != nil {
+		w.log.Warn("the previous release did not start", "instance", n, "version", prev, "err", err)
+	}
 }
 
 // tick decides the target version and rolls it out where it is missing.

@@ -12,9 +12,16 @@ import (
 	"deployex/app"
 )
 
-// errNotDeployed: the replica has no current/ folder yet, so there is nothing
-// to start until the deployer puts a release there and calls Start.
+// errNotDeployed: the replica has no current/ folder yet, or one the
+// deployer holds, so there is nothing to start until the deployer puts a
+// ready release there and calls Start.
 var errNotDeployed = errors.New("nothing deployed")
+
+// HoldFile in a release folder keeps the supervisor from starting it: the
+// deployer puts it there before the folder becomes current/ and removes it
+// once the release's pre_commands ran, so a deployex that dies in between
+// never boots a release whose migrations did not run.
+const HoldFile = ".deployex-hold"
 
 // startCommand is the argv that runs replica n of spec from dir (its
 // current/ folder), in the foreground, as each kind of release expects.
@@ -23,6 +30,9 @@ var errNotDeployed = errors.New("nothing deployed")
 func startCommand(spec app.Spec, n int, dir, cookie string, tlsFlags []string) ([]string, error) {
 	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w in %s", errNotDeployed, dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, HoldFile)); err == nil {
+		return nil, fmt.Errorf("%w: the deployment to %s did not finish (%s)", errNotDeployed, dir, HoldFile)
 	}
 	switch spec.Language {
 	case app.Elixir:

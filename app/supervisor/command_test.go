@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,6 +54,12 @@ func TestStartCommand(t *testing.T) {
 	if argv, err := startCommand(erl, 1, dir, "c", nil); err != nil || !slices.Equal(argv, []string{dir + "/bin/shop", "foreground"}) {
 		t.Errorf("erlang argv %q %v", argv, err)
 	}
+	// A folder the deployer holds is not started, whatever it holds.
+	write(HoldFile, "", 0o600)
+	if _, err := startCommand(erl, 1, dir, "c", nil); !errors.Is(err, errNotDeployed) || !strings.Contains(err.Error(), "did not finish") {
+		t.Errorf("held folder: %v", err)
+	}
+	os.Remove(filepath.Join(dir, HoldFile))
 	// After a hot upgrade made permanent, start_erl.data names the version to boot.
 	write("releases/start_erl.data", "13.1.5 1.1.0\n", 0o644)
 	write("bin/shop-1.1.0", "#!/bin/sh\n", 0o755)
