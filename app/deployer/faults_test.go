@@ -111,37 +111,52 @@ func hostileTarball(t *testing.T, name string) []byte {
 	return buf.Bytes()
 }
 
-// TestInterruptedDeploymentIsDoneAgain: deployex stops while a new version's
-// pre_command runs, after the folder swap. The next deployex does not boot
-// that version without its pre_commands: it puts the replica back on the old
-// one and deploys the new one again, pre_command included.
+// TestInterruptedDeploymentIsDoneAgain: deployex stops in the middle of a
+// deployment, once while the new version's pre_command runs (after the
+// folder swap) and once while the new version waits to prove stable. The
+// next deployex neither boots a version without its pre_commands nor keeps
+// one that never passed the stability check: it puts the replica back on
+// the old version and deploys the new one again.
 func TestInterruptedDeploymentIsDoneAgain(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, app.Erlang, 1, nil)
+	h := newHarness(t, app.Erlang, 1, map[string]string{"DEPLOYEX_APP_READY_MS": "4000"})
 	h.publish("1.0.0", variant(fixture.Normal))
 	h.start(nil)
 	h.waitFor("1.0.0 on the replica", 60*time.Second, func() bool { return h.deployed("1.0.0") })
+	interrupt := func(activity string) {
+		t.Helper()
+		h.waitFor(activity, 30*time.Second, func() bool { return strings.Contains(h.dep.Status(h.name).Activity, activity) })
+		h.cancel() // deployex goes away; the replicas stay as they are
+		<-h.done
+	}
+	redone := func(version, marker string, undos int) {
+		t.Helper()
+		// The replica may run the version at once (adopted); the undo comes first.
+		h.waitFor("the undo", 30*time.Second, func() bool { return h.audits("undo_interrupted_deployment") == undos })
+		h.waitFor(version+" deployed again", 60*time.Second, func() bool {
+			b, _ := os.ReadFile(marker)
+			return string(b) == version && h.deployed(version)
+		})
+		rows := h.history() // newest first: the redo, then the interrupted attempt
+		if len(rows) < 3 || rows[0].Version != version || rows[0].Result != "ok" ||
+			rows[1].Version != version || rows[1].Result != "failed" || !strings.Contains(rows[1].Error, "interrupted") {
+			t.Fatalf("history %+v", rows)
+		}
+	}
+	write := func(marker, version string) string {
+		return `eval ok = file:write_file("` + marker + `", <<"` + version + `">>)`
+	}
 
 	h.publish("2.0.0", variant(fixture.Normal), "eval timer:sleep(60000)")
-	h.waitFor("2.0.0's pre_command running", 30*time.Second, func() bool {
-		return strings.Contains(h.dep.Status(h.name).Activity, "running pre_commands")
-	})
-	h.cancel() // deployex goes away mid-deployment
-	<-h.done
-
+	interrupt("running pre_commands")
 	marker := filepath.Join(t.TempDir(), "migrated")
-	h.publish("2.0.0", nil, `eval ok = file:write_file("`+marker+`", <<"v2">>)`)
+	h.publish("2.0.0", nil, write(marker, "2.0.0"))
 	h.start(nil)
-	h.waitFor("2.0.0 deployed again", 60*time.Second, func() bool { return h.deployed("2.0.0") })
-	if b, err := os.ReadFile(marker); err != nil || string(b) != "v2" {
-		t.Fatalf("2.0.0 runs but its pre_command did not: %q %v", b, err)
-	}
-	if n := h.audits("undo_interrupted_deployment"); n != 1 {
-		t.Errorf("%d undo audits, want 1", n)
-	}
-	rows := h.history() // newest first: the redo, then the interrupted attempt
-	if len(rows) < 3 || rows[0].Version != "2.0.0" || rows[0].Result != "ok" ||
-		rows[1].Version != "2.0.0" || rows[1].Result != "failed" || !strings.Contains(rows[1].Error, "interrupted") {
-		t.Fatalf("history %+v", rows)
-	}
+	redone("2.0.0", marker, 1)
+
+	h.publish("3.0.0", variant(fixture.Normal), write(marker, "3.0.0"))
+	interrupt("waiting until it is stable")
+	os.Remove(marker)
+	h.start(nil)
+	redone("3.0.0", marker, 2)
 }

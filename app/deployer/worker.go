@@ -13,6 +13,7 @@ import (
 
 	"deployex/app"
 	"deployex/app/release"
+	"deployex/app/supervisor"
 	"deployex/db"
 )
 
@@ -87,34 +88,58 @@ func (w *worker) recover(ctx context.Context) error {
 	if err := w.d.store.FinishRunningDeployments(ctx, name); err != nil {
 		return err
 	}
+	last, err := w.d.store.LastDeploymentPerInstance(ctx, name)
+	if err != nil {
+		return err
+	}
+	unfinished := map[int]string{}
+	for _, d := range last {
+		// A hot upgrade marks current/ only once it is done, and a failed
+		// full deployment that swapped is followed by its rollback's row.
+		if d.Result != "ok" && (d.Kind == string(app.FullDeployment) || d.Kind == string(app.Manual)) {
+			unfinished[int(d.Instance)] = d.Version
+		}
+	}
 	for n := 1; n <= w.spec.Replicas; n++ {
-		w.undoHeld(ctx, n)
+		f := folders{w.d.cfg.ServiceDir(name, n)}
+		current, _ := folderVersion(f.current())
+		// Held: stopped before its pre_commands ended. Otherwise current/
+		// holds the version of a deployment that stopped before the
+		// version proved stable.
+		if v, ok := unfinished[n]; f.held() || (ok && v == current) {
+			w.undoInterrupted(ctx, f, n, current)
+		}
 	}
 	return nil
 }
 
-// undoHeld puts replica n back on the release it ran before a deployment
-// that stopped between the folder swap and the end of its pre_commands (the
-// supervisor does not start a held folder); the rollout then deploys the new
-// version again, pre_commands included. A first deployment has nothing to
-// go back to: its folder goes and the replica waits for the rollout.
-func (w *worker) undoHeld(ctx context.Context, n int) {
-	f := folders{w.d.cfg.ServiceDir(w.spec.Name, n)}
-	if !f.held() {
+// undoInterrupted puts replica n back on the release it ran before a
+// deployment of version that a previous deployex did not finish; the
+// rollout then deploys the version again, pre_commands and the stability
+// check included. A first deployment has nothing to go back to: its folder
+// goes and the replica waits for the rollout.
+func (w *worker) undoInterrupted(ctx context.Context, f folders, n int, version string) {
+	// deployex starts the supervisor and the deployer together: wait for it.
+	err := w.d.sup.Stop(ctx, w.spec.Name, n)
+	for errors.Is(err, supervisor.ErrNotRunning) && ctx.Err() == nil {
+		time.Sleep(20 * time.Millisecond)
+		err = w.d.sup.Stop(ctx, w.spec.Name, n)
+	}
+	if err != nil {
+		w.log.Error("cannot stop a replica to undo an interrupted deployment", "instance", n, "err", err)
 		return
 	}
-	held, _ := folderVersion(f.current())
 	prev, err := f.demote()
 	if err != nil {
 		prev, err = "", os.RemoveAll(f.current())
 	}
-	target := fmt.Sprintf("%s %s replica %d", w.spec.Name, held, n)
+	target := fmt.Sprintf("%s %s replica %d", w.spec.Name, version, n)
 	w.d.audit(ctx, "deployer", "undo_interrupted_deployment", target, err)
 	if err != nil {
-		w.log.Error("cannot undo an interrupted deployment", "instance", n, "version", held, "err", err)
+		w.log.Error("cannot undo an interrupted deployment", "instance", n, "version", version, "err", err)
 		return
 	}
-	w.log.Warn("undid a deployment interrupted before its pre_commands ended", "instance", n, "version", held, "back_to", prev)
+	w.log.Warn("undid an interrupted deployment; the rollout does it again", "instance", n, "version", version, "back_to", prev)
 	w.setVersion(ctx, n, prev)
 	if prev == "" {
 		return
