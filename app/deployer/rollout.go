@@ -156,7 +156,8 @@ func (w *worker) unpackNew(ctx context.Context, f folders, cur release.Current, 
 
 // swapAndStart runs the rest of the seed's steps on the stopped replica:
 // delete previous/, move current/ to previous/ and new/ to current/, run
-// pre_commands, start, and wait until it is stable.
+// pre_commands, start, and wait until it is stable. The new folder is held
+// from before the swap until its pre_commands ran (see undoInterrupted).
 func (w *worker) swapAndStart(ctx context.Context, a attempt, f folders, version string, preCommands []string, step string) (attempt, error) {
 	name := w.spec.Name
 	err := f.hold()
