@@ -22,14 +22,3 @@ func SyncFS(path string) error {
 	}
 	return nil
 }
-
-// SyncDir makes the entries of dir durable: renames into or out of it, new
-// and removed names.
-func SyncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}

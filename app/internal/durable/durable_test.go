@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestSync(t *testing.T) {
+func TestSyncFS(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
@@ -16,14 +16,8 @@ func TestSync(t *testing.T) {
 	if err := SyncFS(dir); err != nil {
 		t.Errorf("SyncFS: %v", err)
 	}
-	if err := SyncDir(dir); err != nil {
-		t.Errorf("SyncDir: %v", err)
-	}
 	missing := filepath.Join(dir, "missing")
 	if err := SyncFS(missing); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("SyncFS of a missing folder: %v", err)
-	}
-	if err := SyncDir(missing); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("SyncDir of a missing folder: %v", err)
 	}
 }
