@@ -205,6 +205,21 @@ func beamHistory(t *testing.T, c *testapp.Client) []beamSeries {
 	return body.Replicas
 }
 
+// waitBEAMHistory reads the BEAM memory history until ok holds; readings are
+// taken in the background (on connection, then every 5 s), so a replica
+// just connected may not have its newest one yet.
+func waitBEAMHistory(t *testing.T, c *testapp.Client, what string, ok func([]beamSeries) bool) []beamSeries {
+	t.Helper()
+	h := beamHistory(t, c)
+	for deadline := time.Now().Add(8 * time.Second); !ok(h); h = beamHistory(t, c) {
+		if time.Now().After(deadline) {
+			t.Fatalf("BEAM memory history: %s: %+v", what, h)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return h
+}
+
 // checkBEAMSeries: columns of one length, time moving forward, and sizes
 // that erlang:memory/0 can give (total is processes plus system, and system
 // holds binary and ets among others).
@@ -324,12 +339,10 @@ func TestReplicasConnectedLive(t *testing.T) {
 	if !strings.Contains(page, "deployex@"+host) {
 		t.Errorf("the deployex card does not name deployex@%s", host)
 	}
-	before := beamHistory(t, admin)
-	if len(before) != 2 || before[0].Node != booted.Node || before[0].App != "erlfix" || before[0].Instance != 1 ||
-		!before[0].Connected || len(before[0].T) == 0 ||
-		before[1].Instance != 2 || before[1].Connected || len(before[1].T) != 0 {
-		t.Fatalf("BEAM memory history: %+v", before)
-	}
+	before := waitBEAMHistory(t, admin, "a reading of erlfix-1, none of erlfix-2", func(h []beamSeries) bool {
+		return len(h) == 2 && h[0].Node == booted.Node && h[0].App == "erlfix" && h[0].Instance == 1 &&
+			h[0].Connected && len(h[0].T) > 0 && h[1].Instance == 2 && !h[1].Connected && len(h[1].T) == 0
+	})
 	checkBEAMSeries(t, before[0])
 	hostPage := admin.Get("/host").Body
 	for name, want := range map[string]string{"erlfix-1": " MiB</td>", "erlfix-2": "not connected"} {
@@ -361,11 +374,10 @@ func TestReplicasConnectedLive(t *testing.T) {
 
 	// The host page's BEAM memory history kept erlfix-1's readings through
 	// both restarts and went on adding to them.
-	after := beamHistory(t, admin)
-	if len(after) != 2 || len(after[0].T) <= len(before[0].T) || !slices.Equal(after[0].T[:len(before[0].T)], before[0].T) ||
-		!after[0].Connected || time.Since(time.UnixMilli(int64(after[0].T[len(after[0].T)-1]*1000))) > 10*time.Second {
-		t.Errorf("BEAM memory history did not grow: before %+v\nafter %+v", before, after)
-	}
+	after := waitBEAMHistory(t, admin, fmt.Sprintf("erlfix-1's readings %v kept and added to", before[0].T), func(h []beamSeries) bool {
+		return len(h) == 2 && len(h[0].T) > len(before[0].T) && slices.Equal(h[0].T[:len(before[0].T)], before[0].T) &&
+			h[0].Connected && time.Since(time.UnixMilli(int64(h[0].T[len(h[0].T)-1]*1000))) <= 10*time.Second
+	})
 	checkBEAMSeries(t, after[0])
 
 	// The replica with another cookie runs, but is neither connected nor stable.
@@ -626,10 +638,9 @@ func TestOTP27ElixirReplica(t *testing.T) {
 
 	admin := p.app.Client(t)
 	admin.MustLogin("admin", "deployex")
-	h := beamHistory(t, admin)
-	if len(h) != 1 || h[0].Node != booted.Node || !h[0].Connected || len(h[0].T) < 2 {
-		t.Fatalf("BEAM memory history of the OTP 27 replica: %+v", h)
-	}
+	h := waitBEAMHistory(t, admin, "two readings of the OTP 27 replica", func(h []beamSeries) bool {
+		return len(h) == 1 && h[0].Node == booted.Node && h[0].Connected && len(h[0].T) >= 2
+	})
 	checkBEAMSeries(t, h[0])
 }
 
