@@ -505,8 +505,10 @@ func (r *replica) shutdown(ctx context.Context, stopApps bool) {
 
 // update changes the state, wakes waiters, records the change (the process
 // fields too when process is set) and publishes it. The db is written before
-// the event goes out, so a subscriber that reads back sees the new state.
+// the event goes out, so a subscriber that reads back sees the new state; the
+// event carries the time of the change, not of the write.
 func (r *replica) update(ctx context.Context, process bool, msg string, change func(*state)) {
+	at := time.Now()
 	r.mu.Lock()
 	change(&r.st)
 	st := r.st
@@ -543,7 +545,7 @@ func (r *replica) update(ctx context.Context, process bool, msg string, change f
 	if err != nil {
 		r.log.Error("cannot record replica state", "err", err)
 	}
-	r.s.bus.Publish(events.Event{Kind: events.InstanceChanged, App: r.spec.Name, Instance: r.n, Message: msg, At: time.Now()})
+	r.s.bus.Publish(events.Event{Kind: events.InstanceChanged, App: r.spec.Name, Instance: r.n, Message: msg, At: at})
 }
 
 // waitStable waits for the current attempt (or, between attempts, the next

@@ -167,7 +167,7 @@ func benchDeployex(tmp, tarball string, replicas, rounds int) (result, error) {
 			}
 		}
 	}
-	fmt.Printf("deployex events: exit recorded p50 %s, new process running p50 %s (after kill -9)\n",
+	fmt.Printf("deployex events: exit noticed p50 %s, new process running p50 %s (after kill -9)\n",
 		benchkit.Pct(noticed, 50), benchkit.Pct(spawned, 50))
 	return r, nil
 }
