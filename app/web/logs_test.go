@@ -267,22 +267,29 @@ func TestLogStreamTellsASlowViewerWhatItMissed(t *testing.T) {
 	a := testapp.Start(t, nil)
 	c := a.Client(t)
 	c.MustLogin("admin", adminPass)
-	path := logFile(a, 3, "stdout")
+	events := stalledLogStream(t, a, c, 3, 300_000)
+	time.Sleep(2 * time.Second)
+	expectEvent(t, events, "lines", "lines: this view fell behind", 20*time.Second)
+}
+
+// stalledLogStream follows replica n's stdout with a 4 KiB receive window,
+// then appends a burst of lines while the test reads nothing: the reader
+// goroutine blocks once its channel is full, and the small window then
+// stops the server's writes.
+func stalledLogStream(t *testing.T, a *testapp.App, c *testapp.Client, n, lines int) <-chan sseEvent {
+	t.Helper()
+	path := logFile(a, n, "stdout")
 	os.MkdirAll(filepath.Dir(path), 0o755)
 	appendFile(t, path, "start\n")
-
 	smallWindow := func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) }
-	events := openSSE(t, a, c, "/apps/myphoenixapp/instances/3/logs/stdout/live", smallWindow)
+	events := openSSE(t, a, c, fmt.Sprintf("/apps/myphoenixapp/instances/%d/logs/stdout/live", n), smallWindow)
 	expectEvent(t, events, "reset", "start", 5*time.Second)
-	// The reader goroutine blocks once the channel is full, and the socket's
-	// small window then stops the server's writes.
 	var burst strings.Builder
-	for i := 0; i < 300_000; i++ {
+	for i := range lines {
 		fmt.Fprintf(&burst, "burst line %06d %s\n", i, strings.Repeat("x", 40))
 	}
 	appendFile(t, path, burst.String())
-	time.Sleep(2 * time.Second)
-	expectEvent(t, events, "lines", "lines: this view fell behind", 20*time.Second)
+	return events
 }
 
 // TestLogStreamDropsAClientThatNeverReads: a client that stops reading for
@@ -293,20 +300,9 @@ func TestLogStreamDropsAClientThatNeverReads(t *testing.T) {
 	a := testapp.Start(t, nil)
 	c := a.Client(t)
 	c.MustLogin("admin", adminPass)
-	path := logFile(a, 2, "stdout")
-	os.MkdirAll(filepath.Dir(path), 0o755)
-	appendFile(t, path, "start\n")
-
-	smallWindow := func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) }
-	stuck := openSSE(t, a, c, "/apps/myphoenixapp/instances/2/logs/stdout/live", smallWindow)
-	expectEvent(t, stuck, "reset", "start", 5*time.Second)
-	// More than the kernel's socket buffers hold (up to 4 MiB on the
-	// server's side), so the server's writes do block.
-	var burst strings.Builder
-	for i := 0; i < 200_000; i++ {
-		fmt.Fprintf(&burst, "burst line %06d %s\n", i, strings.Repeat("x", 40))
-	}
-	appendFile(t, path, burst.String())
+	// More than the socket buffers hold (the server's is capped at 256 KiB),
+	// so the server's writes do block.
+	stuck := stalledLogStream(t, a, c, 2, 200_000)
 	// Not reading for longer than the stall timeout, then reading what the
 	// socket held: the stream must have been closed by the server.
 	time.Sleep(13 * time.Second) // the server's stall timeout is 10 s
