@@ -3,13 +3,13 @@ package deployer
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"deployex/app/internal/durable"
+	"deployex/app/internal/filecopy"
 	"deployex/app/supervisor"
 )
 
@@ -182,27 +182,10 @@ func copyTree(src, dst string, link func(rel string) bool) error {
 		case d.Type().IsRegular() && link(rel):
 			return os.Link(path, target)
 		case d.Type().IsRegular():
-			return copyFile(path, target, info.Mode().Perm())
+			return filecopy.File(path, target, info.Mode().Perm())
 		}
 		return nil // sockets, pipes: nothing a release ships
 	})
-}
-
-func copyFile(src, dst string, mode fs.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // folderVersion reads the version marker of a release folder.

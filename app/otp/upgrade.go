@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"deployex/app/internal/filecopy"
 	"deployex/app/otp/term"
 )
 
@@ -89,7 +90,10 @@ func (n *Node) HotUpgrade(ctx context.Context, node string, r Release, progress 
 			if err := n.ensureRELEASES(ctx, node, r); err != nil {
 				return err
 			}
-			return copyFile(r.Tarball, filepath.Join(relDir, r.Name+".tar.gz"))
+			if err := os.MkdirAll(relDir, 0o755); err != nil {
+				return err
+			}
+			return filecopy.File(r.Tarball, filepath.Join(relDir, r.Name+".tar.gz"), 0o644)
 		}},
 		{StepUnpack, nil, func() error {
 			err := n.releaseHandler(ctx, node, "unpack_release", term.Charlist(r.Version+"/"+r.Name))
@@ -267,24 +271,4 @@ func (n *Node) releaseHandler(ctx context.Context, node, fun string, args ...any
 		}
 	}
 	return fmt.Errorf("release_handler:%s answered %.300s", fun, term.Format(v))
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
