@@ -380,12 +380,6 @@ func logStorm(d *deployex, viewers, stalled, rate int, duration time.Duration) e
 		return err
 	}
 	start := time.Now()
-	if err := writer.Start(); err != nil {
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- writer.Wait() }()
-
 	fmt.Printf("%6s %8s %10s %14s\n", "t", "cpu", "rss", "lines shown")
 	prev, prevAt := first, start
 	var rss []uint64
@@ -397,18 +391,8 @@ func logStorm(d *deployex, viewers, stalled, rate int, duration time.Duration) e
 			100*(p.CPU-prev.CPU).Seconds()/now.Sub(prevAt).Seconds(), float64(p.RSS)/(1<<20), lines.Load())
 		prev, prevAt = p, now
 	}
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	for done := false; !done; {
-		select {
-		case err := <-exited:
-			if err != nil {
-				return fmt.Errorf("writer: %w", err)
-			}
-			done = true
-		case <-tick.C:
-			report()
-		}
+	if err := benchkit.RunReporting(writer, report); err != nil {
+		return err
 	}
 	time.Sleep(time.Second) // the follower and the viewers drain
 	report()

@@ -121,12 +121,6 @@ func run(rate int, d time.Duration, nviewers, nslow, buffer int) error {
 	if err != nil {
 		return err
 	}
-	if err := writer.Start(); err != nil {
-		return err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- writer.Wait() }()
-
 	prev, prevAt := first, start
 	var rss []uint64
 	report := func() {
@@ -139,17 +133,8 @@ func run(rate int, d time.Duration, nviewers, nslow, buffer int) error {
 		prev, prevAt = p, now
 	}
 	report()
-	tick := time.NewTicker(time.Second)
-	for done := false; !done; {
-		select {
-		case err := <-exited:
-			if err != nil {
-				return fmt.Errorf("writer: %w", err)
-			}
-			done = true
-		case <-tick.C:
-			report()
-		}
+	if err := benchkit.RunReporting(writer, report); err != nil {
+		return err
 	}
 	time.Sleep(time.Second) // let the follower and the viewers drain
 	report()

@@ -165,3 +165,26 @@ func (r Resident) String() string {
 	return fmt.Sprintf("VmRSS %.1f MiB (anonymous %.1f, file-backed %.1f)",
 		float64(r.Total)/1024, float64(r.Anon)/1024, float64(r.File)/1024)
 }
+
+// RunReporting runs the writer cmd to its end and calls report once a
+// second meanwhile.
+func RunReporting(cmd *exec.Cmd, report func()) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-exited:
+			if err != nil {
+				return fmt.Errorf("writer: %w", err)
+			}
+			return nil
+		case <-tick.C:
+			report()
+		}
+	}
+}
